@@ -1,0 +1,92 @@
+// Kernel-wide declarations, grouped by the file that defines them.
+//
+// Citations: "SDM" is the Intel 64 and IA-32 Architectures Software
+// Developer's Manual.  Section numbers follow its editions up to 2022
+// (order number 325384-077 and before); later editions renumber some
+// chapters, so the section titles are given where it helps.
+
+#ifndef KIT_DEFS_H
+#define KIT_DEFS_H
+
+#include "types.h"
+
+struct hvm_start_info;
+
+#define printflike(f, a) __attribute__((format(printf, f, a)))
+
+// cmdline.c
+#define CMDLINE_MAX  1024       // bytes, with the NUL
+#define CMDLINE_ARGS 64         // words
+
+struct cmdline {
+	int nargs;
+	const char *key[CMDLINE_ARGS];
+	const char *val[CMDLINE_ARGS];  // "" for a bare flag
+	char buf[CMDLINE_MAX];
+};
+
+int          cmdline_parse(struct cmdline *c, const char *s);
+const char  *cmdline_arg(const struct cmdline *c, const char *key);
+void         cmdline_init(const char *s);
+const char  *cmdline_get(const char *key);
+bool         cmdline_has(const char *flag);
+
+// crash.c
+_Noreturn void crash(const char *kind);
+
+// idle.c
+enum idle_policy {
+	IDLE_SPIN,
+	IDLE_HLT,
+};
+
+enum idle_policy idle_policy(const char *name);
+_Noreturn void   idle(enum idle_policy policy);
+
+// main.c
+_Noreturn void kmain(struct hvm_start_info *si);
+
+// panic.c
+#define KIT_EXIT_SUCCESS 0x10   // QEMU exits with status 33
+#define KIT_EXIT_FAILURE 0x11   // QEMU exits with status 35
+
+_Noreturn void exit_qemu(u8 code);
+_Noreturn void panic(const char *fmt, ...) printflike(1, 2);
+
+// pic.c
+void pic_disable(void);
+
+// printf.c
+void kprintf(const char *fmt, ...) printflike(1, 2);
+void kvprintf(const char *fmt, va_list ap);
+int  ksnprintf(char *buf, size_t size, const char *fmt, ...) printflike(3, 4);
+int  kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+
+// selftest.c
+_Noreturn void selftest(void);
+
+// stats.c
+void stats_init(void);
+
+// string.c
+void  *memcpy(void *dst, const void *src, size_t n);
+void  *memmove(void *dst, const void *src, size_t n);
+void  *memset(void *dst, int c, size_t n);
+int    memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int    strcmp(const char *a, const char *b);
+
+// trap.c
+struct trapframe;
+extern u64 trap_bp_rip;
+void trap_init(void);
+void trap(struct trapframe *tf);
+
+// tsc.c
+void tsc_init(void);
+
+// uart.c
+void uart_init(void);
+void uart_putc(char c);
+
+#endif

@@ -1,0 +1,62 @@
+// Guest statistics block: per-CPU counters that the host reads from guest
+// RAM without waking the guest.
+//
+// kitlib maps the VM's RAM (a shared file under /dev/shm) and reads
+// `kit_stats` at its ELF symbol's address; the kernel is identity-mapped, so
+// the symbol's virtual address is its physical address and its offset in
+// that file.  The block describes itself: `fields` names the u64 counters of
+// struct cpustats in order, so a stage can add a counter here and kitlib
+// picks it up with no change on the Python side.
+//
+// Invariants:
+//  - Only CPU n writes cpu[n].  Every field is a naturally aligned u64, so
+//    the host never sees half of a store (Intel SDM Vol. 3A, 8.1.1
+//    Guaranteed Atomic Operations: aligned quadword accesses are atomic),
+//    provided it reads each field with one aligned 8-byte load.
+//  - Fields that change together (halts, halted_tsc, halt_since) are
+//    written inside a sequence count: seq is odd while they change.  A
+//    reader retries while seq is odd or differs before and after its copy.
+//  - halt_since is the TSC at which the CPU last halted, and 0 while it runs.
+//    halted_tsc counts the cycles of completed halts only; the host adds the
+//    ongoing one (now - halt_since) itself, because a halted CPU cannot.
+
+#ifndef KIT_STATS_H
+#define KIT_STATS_H
+
+#include "types.h"
+
+#define NCPU_MAX 16
+
+// The per-CPU counters, in memory order.  Add new ones at the end.
+#define CPUSTATS_FIELDS(X) \
+	X(seq)          /* sequence count, odd while a group changes */ \
+	X(idle_passes)  /* passes through the idle loop */ \
+	X(halts)        /* hlt instructions executed by the idle loop */ \
+	X(halted_tsc)   /* TSC cycles spent in completed halts */ \
+	X(halt_since)   /* TSC at the start of the current halt, 0 if running */ \
+	X(last_tsc)     /* TSC at the last update of this record */
+
+struct cpustats {
+#define X(name) u64 name;
+	CPUSTATS_FIELDS(X)
+#undef X
+} __attribute__((aligned(64)));     // one cache line a CPU: no false sharing
+
+#define KIT_STATS_MAGIC 0x535441545354494bULL   // "KITSTATS" in memory
+#define KIT_STATS_VERSION 1
+
+struct kitstats {
+	u64 magic;          // KIT_STATS_MAGIC once the block is valid
+	u32 version;        // KIT_STATS_VERSION
+	u32 ncpu;           // CPUs whose record is in use
+	u32 cpu_offset;     // offset of cpu[0] from the start of the block
+	u32 cpu_stride;     // sizeof(struct cpustats)
+	u64 tsc_hz;         // TSC ticks a second, measured at boot; 0 if unknown
+	u64 ready_tsc;      // TSC when "kit: ready" was printed
+	char fields[240];   // names of the u64 fields of cpustats, space-separated
+	struct cpustats cpu[NCPU_MAX];
+} __attribute__((aligned(64)));
+
+extern volatile struct kitstats kit_stats;
+
+#endif

@@ -1,0 +1,83 @@
+// Wrappers for the x86 instructions C cannot express (SDM Vol. 2).
+// The "memory" clobbers make cli, hlt and friends compiler barriers: no
+// load or store moves across them.
+
+#ifndef KIT_X86_H
+#define KIT_X86_H
+
+#include "types.h"
+
+static inline u8
+inb(u16 port)
+{
+	u8 v;
+	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void
+outb(u16 port, u8 v)
+{
+	asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+// RDTSC is not ordered with earlier instructions (SDM Vol. 2B RDTSC);
+// at the time scales this kernel measures (microseconds and up) that does
+// not matter.
+static inline u64
+rdtsc(void)
+{
+	u32 lo, hi;
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (u64)hi << 32 | lo;
+}
+
+static inline void
+cli(void)
+{
+	asm volatile("cli" : : : "memory");
+}
+
+static inline void
+hlt(void)
+{
+	asm volatile("hlt" : : : "memory");
+}
+
+// Enable interrupts and halt as one unit; see the idle loop in idle.c for
+// why the pair is race-free.
+static inline void
+sti_hlt(void)
+{
+	asm volatile("sti; hlt" : : : "memory");
+}
+
+// The operand of lidt and sidt (SDM Vol. 3A 6.10 Interrupt Descriptor
+// Table): a 16-bit limit (size - 1), then a 64-bit linear base.
+struct dtr {
+	u16 limit;
+	u64 base;
+} __attribute__((packed));
+
+static inline void
+lidt(const struct dtr *d)
+{
+	asm volatile("lidt %0" : : "m"(*d) : "memory");
+}
+
+static inline void
+sidt(struct dtr *d)
+{
+	asm volatile("sidt %0" : "=m"(*d));
+}
+
+// CR2 holds the linear address of the last page fault (SDM Vol. 3A 2.5).
+static inline u64
+rcr2(void)
+{
+	u64 v;
+	asm volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+#endif

@@ -1,0 +1,103 @@
+"""Benchmarks: two things compared in one run, written as JSON.
+
+Tests check behaviour; figures come from here.  Each benchmark measures the
+subject beside a reference on the same machine, in the same run, interleaved,
+so a busy or slow host moves both and their ratio stays meaningful.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .build import build, probe
+from .calibrate import calibrate
+from .experiment import compare_idle
+from .paths import root
+from .qemu import qemu_version, resolve_accel
+from .vm import VM
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    name: str
+    data: dict[str, object]
+    path: Path
+
+    def __str__(self) -> str:
+        return json.dumps(self.data, indent=2) + f"\nwritten to {self.path}"
+
+
+def host_info() -> dict[str, object]:
+    """What the figures depend on: the host, QEMU, the accelerator."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "host_cpus": os.cpu_count(), "host_cpu_model": model, "kernel": platform.release(),
+            "qemu": qemu_version(), "accel": resolve_accel("auto"), "machine": "pc"}
+
+
+def bench_boot(runs: int = 9, *, stage: str = "boot") -> dict[str, object]:
+    """Median time from starting QEMU to ``kit: ready``, beside a floor guest
+    that exits at its first instruction (so the difference is the kernel's own
+    boot, not QEMU's and the firmware's start-up)."""
+    kernel, floor = build(stage), probe("exit")
+    ready, exits = [], []
+    for _ in range(runs):                      # interleaved: drift hits both alike
+        t0 = time.monotonic()
+        with VM(floor) as vm:
+            vm.wait_exit(timeout=30)
+        exits.append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        with VM(kernel, append="idle=hlt") as vm:
+            vm.wait_ready()
+            ready.append(time.monotonic() - t0)
+    med_ready, med_exit = statistics.median(ready), statistics.median(exits)
+    return {"benchmark": "boot", "stage": stage, "runs": runs,
+            "ready_ms_median": round(1e3 * med_ready, 2),
+            "floor_exit_ms_median": round(1e3 * med_exit, 2),
+            "ratio": round(med_ready / med_exit, 3),
+            "kernel_ms_over_floor": round(1e3 * (med_ready - med_exit), 2),
+            "ready_ms": [round(1e3 * x, 2) for x in ready],
+            "floor_exit_ms": [round(1e3 * x, 2) for x in exits]}
+
+
+def bench_idle(seconds: float = 5.0, *, stage: str = "boot") -> dict[str, object]:
+    """Host CPU of the spin and hlt idle loops beside the calibrated floor and ceiling."""
+    cal = calibrate(seconds=seconds, fresh=True, progress=False)
+    run = compare_idle(build(stage), ("spin", "hlt"), seconds=seconds, show=False, progress=False)
+    spin, hlt = run["spin"], run["hlt"]
+    span = cal.ceiling_vcpu - cal.floor_vcpu
+    return {"benchmark": "idle", "stage": stage, "seconds": seconds,
+            "floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
+            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)},
+            "spin": {"vcpu_pct": round(spin.vcpu[0], 2), "total_pct": round(spin.total, 2),
+                     "guest_halted_pct": round(100 * spin.halted[0], 2)},
+            "hlt": {"vcpu_pct": round(hlt.vcpu[0], 3), "total_pct": round(hlt.total, 3),
+                    "guest_halted_pct": round(100 * hlt.halted[0], 2)},
+            "spin_position": round((spin.vcpu[0] - cal.floor_vcpu) / span, 3) if span else None,
+            "hlt_position": round((hlt.vcpu[0] - cal.floor_vcpu) / span, 4) if span else None}
+
+
+BENCHMARKS = {"boot": bench_boot, "idle": bench_idle}
+
+
+def run_bench(name: str, out: Path | None = None, **options: object) -> BenchResult:
+    """Run one benchmark and write its JSON (``results/bench-<name>.json``)."""
+    data = {**BENCHMARKS[name](**options), "host": host_info()}
+    path = out or root() / "results" / f"bench-{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return BenchResult(name, data, path)

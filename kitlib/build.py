@@ -1,0 +1,177 @@
+"""Build kernel images with the kernel tree's own Makefile.
+
+kitlib runs exactly the ``make`` a student could type, so a lesson and a
+terminal always agree.  A failed build raises BuildError whose text is gcc's
+diagnostics, shown to the student as is.  ``Image.rebuilt`` tells whether
+make actually wrote a new file (an unchanged stage rebuilds nothing).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import os
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TOOLCHAIN_INSTALL_HINT, BuildError, KitError
+from . import paths
+
+__all__ = ["Image", "build", "probe", "PROBES"]
+
+PROBES = ("halt", "spin", "exit")
+"""Probe kernels: halt = the host's floor, spin = the ceiling, exit = exits at once."""
+
+_make_lock = threading.Lock()   # one make at a time: two would race on build/
+# "make: gcc: No such file or directory" (make ran it directly) or
+# "/bin/sh: 1: gcc: not found" (through the shell): a tool is not installed.
+_MISSING_TOOL = re.compile(
+    r"^(?:make(?:\[\d+\])?: |/bin/\w*sh: (?:\d+: )?|sh: (?:\d+: )?)?"
+    r"(?P<tool>[\w.+/-]+): (?:Command not found|command not found|not found|No such file or directory)\s*$",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A kernel image on disk, the thing a VM boots.
+
+    ``rebuilt`` is True when make wrote the file during the build that
+    returned this Image (False when the stage was already up to date).
+    """
+
+    path: Path
+    stage: str
+    rebuilt: bool = False
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> "Image":
+        """An Image for an existing file, e.g. ``VM("build/boot/kernel.elf")``."""
+        p = Path(path).expanduser().resolve()
+        if not p.is_file():
+            raise KitError(f"kernel image {p} does not exist: build it first (kitlib.build()).")
+        return cls(path=p, stage=p.parent.name, rebuilt=False)
+
+    def symbol(self, name: str) -> int:
+        """Address of the ELF symbol ``name`` (from .symtab; cached per file version)."""
+        st = self.path.stat()
+        table = _symbols(str(self.path), st.st_mtime_ns, st.st_size)
+        try:
+            return table[name]
+        except KeyError:
+            raise KitError(
+                f"symbol {name!r} is not in {self.path.name} (stage {self.stage}): "
+                "this kernel does not provide it."
+            ) from None
+
+    def has_symbol(self, name: str) -> bool:
+        """Whether the image defines ``name``."""
+        st = self.path.stat()
+        return name in _symbols(str(self.path), st.st_mtime_ns, st.st_size)
+
+    def __repr__(self) -> str:
+        state = "rebuilt" if self.rebuilt else "up to date"
+        return f"<Image {self.stage}: {self.path.name}, {state}>"
+
+    def _repr_html_(self) -> str:
+        state = "rebuilt" if self.rebuilt else "up to date"
+        return (
+            f"<b>kernel image</b> <code>{html.escape(self.stage)}</code>: "
+            f"<code>{html.escape(str(self.path))}</code> ({state})"
+        )
+
+
+@functools.lru_cache(maxsize=32)
+def _symbols(path: str, mtime_ns: int, size: int) -> dict[str, int]:
+    """Name -> address for every named symbol; keyed by mtime so a rebuild invalidates."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    table: dict[str, int] = {}
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        for section in elf.iter_sections():
+            if isinstance(section, SymbolTableSection):
+                for sym in section.iter_symbols():
+                    if sym.name and sym["st_shndx"] != "SHN_UNDEF":
+                        table.setdefault(sym.name, sym["st_value"])
+    return table
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _make_env() -> dict[str, str]:
+    """The environment for make: no inherited jobserver, stable English diagnostics."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env["LC_ALL"] = "C.UTF-8"
+    return env
+
+
+def _run_make(root_dir: Path, target_args: list[str], what: str) -> None:
+    """Run make in the kernel tree; raise BuildError / KitError on failure."""
+    kdir = paths.kernel_dir(root_dir)
+    if not (kdir / "Makefile").is_file():
+        raise KitError(f"{kdir / 'Makefile'} does not exist: is {root_dir} the idlekit tree?")
+    make = shutil.which("make")
+    if make is None:
+        raise KitError(f"`make` is not installed. Install the toolchain with: {TOOLCHAIN_INSTALL_HINT}")
+    with _make_lock:
+        proc = subprocess.run(
+            [make, "-C", str(kdir), *target_args],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=_make_env(),
+            stdin=subprocess.DEVNULL,
+        )
+    if proc.returncode == 0:
+        return
+    diagnostics = proc.stderr.strip() or proc.stdout.strip() or f"make exited with status {proc.returncode}"
+    missing = _MISSING_TOOL.search(diagnostics)
+    if missing:
+        tool = os.path.basename(missing.group("tool"))
+        raise KitError(
+            f"`{tool}` is not installed, so the kernel cannot be built. "
+            f"Install the toolchain with: {TOOLCHAIN_INSTALL_HINT}\n{diagnostics}"
+        )
+    raise BuildError(what, diagnostics)
+
+
+def build(stage: str = "boot", *, root: Path | str | None = None) -> Image:
+    """Build one kernel stage (``make -C kernel STAGE=<stage>``) and return its Image."""
+    root_dir = Path(root).resolve() if root is not None else paths.root()
+    out = paths.build_dir(root_dir) / stage / "kernel.elf"
+    before = _fingerprint(out)
+    _run_make(root_dir, [f"STAGE={stage}"], stage)
+    after = _fingerprint(out)
+    if after is None:
+        raise KitError(f"make succeeded but {out} was not produced: check kernel/Makefile for stage {stage!r}.")
+    return Image(path=out, stage=stage, rebuilt=before != after)
+
+
+def probe(kind: str, *, root: Path | str | None = None) -> Image:
+    """Build the probe kernels (``make -C kernel probes``) and return one of them.
+
+    ``halt`` sits in ``cli; hlt`` (the host's floor), ``spin`` in ``jmp .``
+    (the ceiling), ``exit`` exits with success at its first instruction.
+    """
+    if kind not in PROBES:
+        raise KitError(f"unknown probe {kind!r}: choose one of {', '.join(PROBES)}.")
+    root_dir = Path(root).resolve() if root is not None else paths.root()
+    out = paths.build_dir(root_dir) / "probe" / f"{kind}.elf"
+    before = _fingerprint(out)
+    _run_make(root_dir, ["probes"], f"probe:{kind}")
+    after = _fingerprint(out)
+    if after is None:
+        raise KitError(f"make probes succeeded but {out} was not produced: check kernel/Makefile.")
+    return Image(path=out, stage=f"probe:{kind}", rebuilt=before != after)

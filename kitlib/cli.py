@@ -1,0 +1,149 @@
+"""The ``kit`` command line: the same functions the lessons call, from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from .errors import KitError
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import checks
+
+    failed = 0
+    for check in checks():
+        mark = "ok " if check.ok else ("-- " if check.optional else "NO ")
+        print(f"{mark} {check.name:<14} {check.detail}")
+        if not check.ok and check.hint:
+            print(f"    {check.hint}")
+        failed += not check.ok and not check.optional
+    print("all required pieces are here" if not failed else f"{failed} required piece(s) missing")
+    return 1 if failed else 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import build
+
+    image = build(args.stage)
+    print(f"{image.path} ({'rebuilt' if image.rebuilt else 'up to date'})")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .build import build
+    from .experiment import summarise
+    from .hostcpu import Sampler
+    from .vm import VM
+
+    image = build(args.stage)
+    status = None
+    with Sampler(args.hz) as sampler, VM(image, cpus=args.cpus, append=args.append, echo=True,
+                                          accel=args.accel) as vm:
+        try:
+            vm.wait_ready()
+            sampler.watch(vm, args.stage)
+            deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
+            while vm.running and time.monotonic() < deadline:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            print("\nstopped", file=sys.stderr)
+        sampler.unwatch()
+        status = vm.exit_status
+        summary = summarise(args.stage, args.cpus, sampler.phase_samples(args.stage), settle=5)
+    print(f"\nhost CPU over {summary.samples} samples: QEMU {summary.total:.1f} % of one core")
+    for n in range(args.cpus):
+        halted = summary.halted[n]
+        guest = "n/a" if math.isnan(halted) else f"{100 * halted:.1f} %"
+        print(f"  vCPU {n}: thread {summary.vcpu[n]:.1f} %, guest halted {guest}")
+    return 0 if status in (None, 33) else 1
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate
+
+    print(calibrate(seconds=args.seconds))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .build import build
+    from .calibrate import calibrate
+    from .experiment import compare_idle
+    from .paths import root
+
+    cal = calibrate(seconds=min(args.seconds, 3.0))
+    run = compare_idle(build("boot"), ("spin", "hlt"), cpus=1, seconds=args.seconds,
+                       floor=cal.floor, ceiling=cal.ceiling, show=False)
+    out = Path(args.out) if args.out else root() / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    run.figure().write_html(out / "demo.html", include_plotlyjs=True)
+    (out / "demo.json").write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    print(run)
+    print(f"\nplot: {out / 'demo.html'}\ntable: {out / 'demo.json'}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    options = {"runs": args.runs} if args.name == "boot" else {"seconds": args.seconds}
+    print(run_bench(args.name, Path(args.out) if args.out else None, **options))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kit", description="idlekit: build, boot and measure the teaching unikernel.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
+
+    d = sub.add_parser("doctor", help="check QEMU, gcc, make, KVM and /dev/shm, with install hints")
+    d.set_defaults(func=_doctor)
+
+    b = sub.add_parser("build", help="build a kernel stage")
+    b.add_argument("stage", nargs="?", default="boot")
+    b.set_defaults(func=_build)
+
+    r = sub.add_parser("run", help="boot a stage, stream its console, summarise host CPU at the end")
+    r.add_argument("stage", nargs="?", default="boot")
+    r.add_argument("--append", default="", help='kernel command line, e.g. "idle=spin"')
+    r.add_argument("--cpus", type=int, default=1)
+    r.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    r.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
+    r.add_argument("--hz", type=float, default=10.0, help="host CPU samples a second")
+    r.set_defaults(func=_run)
+
+    c = sub.add_parser("calibrate", help="measure this host's floor (cli; hlt) and ceiling (spin)")
+    c.add_argument("--seconds", type=float, default=3.0)
+    c.set_defaults(func=_calibrate)
+
+    m = sub.add_parser("demo", help="lesson 01's experiment, headless: a table and a saved plot")
+    m.add_argument("--seconds", type=float, default=5.0)
+    m.add_argument("--out", default=None, help="folder for demo.html and demo.json (default: results/)")
+    m.set_defaults(func=_demo)
+
+    n = sub.add_parser("bench", help="a benchmark, written as JSON to results/bench-<name>.json")
+    n.add_argument("name", choices=("boot", "idle"))
+    n.add_argument("--runs", type=int, default=9, help="boot: runs of each kernel")
+    n.add_argument("--seconds", type=float, default=5.0, help="idle: seconds a phase")
+    n.add_argument("--out", default=None)
+    n.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KitError as e:
+        print(f"kit: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

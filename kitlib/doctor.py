@@ -1,0 +1,75 @@
+"""``kit doctor``: is everything the kit needs on this machine?"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from .errors import KitError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+    optional: bool = False
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"({e})"
+    return out.splitlines()[0] if out else ""
+
+
+def _tool(name: str, command: str, package: str) -> Check:
+    path = shutil.which(command)
+    if path is None:
+        return Check(name, False, f"{command} not found",
+                     f"install it: sudo apt-get install {package}   (or: ./kit setup)")
+    return Check(name, True, _version([command, "--version"]))
+
+
+def checks() -> list[Check]:
+    """Each piece the kit needs, found or not, with a hint for what is missing."""
+    from .qemu import find_qemu, kvm_usable
+
+    out = []
+    try:
+        qemu = find_qemu()
+        out.append(Check("qemu", True, f"{_version([qemu, '--version'])} ({qemu})"))
+    except KitError as e:
+        out.append(Check("qemu", False, "qemu-system-x86_64 not found", str(e)))
+    out.append(_tool("gcc", "gcc", "gcc"))
+    out.append(_tool("ld", "ld", "binutils"))
+    out.append(_tool("make", "make", "make"))
+
+    try:
+        with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="kit-doctor-"):
+            pass
+        out.append(Check("/dev/shm", True, "writable (the guest's RAM is shared through it)"))
+    except OSError as e:
+        out.append(Check("/dev/shm", False, str(e), "the guest-stats view needs a writable /dev/shm (tmpfs)"))
+
+    if kvm_usable():
+        out.append(Check("kvm", True, "/dev/kvm is usable (opt in with KIT_ACCEL=kvm; TCG is the default)",
+                         optional=True))
+    else:
+        why = "absent" if not os.path.exists("/dev/kvm") else "not readable and writable by you"
+        out.append(Check("kvm", False, f"/dev/kvm {why}: QEMU runs under TCG (the default)",
+                         "optional: add yourself to the kvm group for KVM", optional=True))
+
+    for module in ("plotly", "anywidget", "ipywidgets", "pexpect", "elftools", "numpy"):
+        try:
+            m = importlib.import_module(module)
+            out.append(Check(module, True, getattr(m, "__version__", "installed")))
+        except ImportError:
+            out.append(Check(module, False, "not importable", "run ./kit setup (it installs .venv)"))
+    return out

@@ -1,0 +1,155 @@
+"""Find QEMU, choose the accelerator, and write its command line.
+
+The command line is the one in DESIGN.md section 5: guest RAM in a shared
+file under /dev/shm (so the host can read the guest's stats block without
+waking it), named vCPU threads, a QMP socket, the serial console on stdio and
+the isa-debug-exit device.  TCG is the default: on the machines this kit is
+built on, /dev/kvm is nested and its timings are erratic.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import KvmUnavailable, QemuNotFound
+
+__all__ = ["find_qemu", "qemu_version", "kvm_usable", "resolve_accel", "command_line"]
+
+QEMU_BINARY = "qemu-system-x86_64"
+EXIT_SUCCESS = 33   # guest wrote 0x10 to isa-debug-exit: (0x10 << 1) | 1
+EXIT_FAILURE = 35   # guest wrote 0x11
+_KVM_GET_API_VERSION = 0xAE00
+_KVM_API_VERSION = 12
+
+
+def find_qemu() -> str:
+    """Path of qemu-system-x86_64: ``$KIT_QEMU`` if set, else from PATH."""
+    env = os.environ.get("KIT_QEMU")
+    if env:
+        if os.sep in env:
+            if os.path.isfile(env) and os.access(env, os.X_OK):
+                return env
+            raise QemuNotFound(f"KIT_QEMU={env} is not an executable file")
+        found = shutil.which(env)
+        if found is None:
+            raise QemuNotFound(f"KIT_QEMU={env} is not on PATH")
+        return found
+    found = shutil.which(QEMU_BINARY)
+    if found is None:
+        raise QemuNotFound(f"{QEMU_BINARY} is not on PATH")
+    return found
+
+
+def qemu_version(qemu: str | None = None) -> str:
+    """QEMU's version number, e.g. ``"7.2.22"``."""
+    return _version(qemu or find_qemu())
+
+
+@functools.lru_cache(maxsize=4)
+def _version(qemu: str) -> str:
+    out = subprocess.run(
+        [qemu, "--version"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+    ).stdout
+    match = re.search(r"version\s+(\S+)", out)
+    return match.group(1) if match else out.strip().splitlines()[0] if out.strip() else "unknown"
+
+
+def _kvm_problem() -> str | None:
+    """Why /dev/kvm cannot be used, or None when it can."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return "/dev/kvm does not exist (no hardware virtualisation, or the kvm module is not loaded)"
+    except PermissionError:
+        return "your user may not open /dev/kvm"
+    except OSError as exc:
+        return f"/dev/kvm cannot be opened ({exc.strerror})"
+    try:
+        version = fcntl.ioctl(fd, _KVM_GET_API_VERSION)
+    except OSError as exc:
+        return f"/dev/kvm does not answer KVM_GET_API_VERSION ({exc.strerror})"
+    finally:
+        os.close(fd)
+    if version != _KVM_API_VERSION:
+        return f"/dev/kvm reports API version {version}, expected {_KVM_API_VERSION}"
+    return None
+
+
+def kvm_usable() -> bool:
+    """Whether /dev/kvm can be opened and answers like KVM."""
+    return _kvm_problem() is None
+
+
+def resolve_accel(accel: str = "auto") -> str:
+    """Turn ``"auto"``, ``"tcg"`` or ``"kvm"`` into the accelerator to use.
+
+    ``auto`` is TCG unless ``KIT_ACCEL=kvm`` is set and KVM is usable: TCG
+    gives the same picture on every machine, which a lesson relies on.
+    ``kvm`` raises KvmUnavailable (with a hint) when /dev/kvm is unusable.
+    """
+    accel = (accel or "auto").lower()
+    if accel == "auto":
+        if os.environ.get("KIT_ACCEL", "").lower() == "kvm" and kvm_usable():
+            return "kvm"
+        return "tcg"
+    if accel == "tcg":
+        return "tcg"
+    if accel == "kvm":
+        problem = _kvm_problem()
+        if problem is not None:
+            raise KvmUnavailable(problem)
+        return "kvm"
+    raise ValueError(f"accel must be 'auto', 'tcg' or 'kvm', not {accel!r}")
+
+
+def command_line(
+    kernel: str | os.PathLike,
+    *,
+    name: str,
+    shm_path: str | os.PathLike,
+    qmp_path: str | os.PathLike,
+    cpus: int = 1,
+    memory_mb: int = 64,
+    append: str = "",
+    accel: str = "tcg",
+    machine: str = "pc",
+    qemu: str | None = None,
+    extra: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """The argv that boots ``kernel`` as DESIGN.md section 5 describes.
+
+    ``accel`` must already be resolved ("tcg" or "kvm"); under KVM the CPU
+    model is ``qemu64`` because ``-cpu host`` aborts on nested hosts.
+    """
+    if accel not in ("tcg", "kvm"):
+        raise ValueError(f"command_line needs a resolved accel ('tcg' or 'kvm'), not {accel!r}")
+    mem = f"{int(memory_mb)}M"
+    argv = [
+        qemu or find_qemu(),
+        "-M", machine,
+        "-smp", str(int(cpus)),
+        "-m", mem,
+        "-kernel", str(Path(kernel)),
+    ]
+    if append:
+        argv += ["-append", append]
+    argv += [
+        "-object", f"memory-backend-file,id=ram,size={mem},mem-path={shm_path},share=on",
+        "-machine", "memory-backend=ram",
+        "-name", f"{name},debug-threads=on",
+        "-qmp", f"unix:{qmp_path},server=on,wait=off",
+        "-serial", "stdio",
+        "-display", "none",
+        "-monitor", "none",
+        "-no-reboot",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ]
+    argv += ["-accel", "tcg"] if accel == "tcg" else ["-accel", "kvm", "-cpu", "qemu64"]
+    argv += list(extra)
+    return argv

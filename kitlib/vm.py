@@ -1,0 +1,379 @@
+"""Run a kernel image in QEMU: console, outcomes, QMP, guest stats, clean stop.
+
+A VM boots one Image.  Its waits (``wait_ready``, ``expect``, ``wait_exit``)
+look at the console transcript and at QEMU's exit status, and turn every
+outcome into a named error (errors.py): a ``kit: panic`` line or status 35
+is GuestPanic, status 0 under -no-reboot is TripleFault, any other end is
+GuestExited, and no answer in time is GuestTimeout.  How QEMU is spawned so
+that it can never outlive Python is in process.py.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import os
+import re
+import shutil
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
+
+from . import qemu as _qemu
+from .build import Image
+from .errors import (
+    GuestExited,
+    GuestPanic,
+    GuestTimeout,
+    KitError,
+    QemuNotFound,
+    TripleFault,
+)
+from .guest import StatsBlock, StatsSnapshot
+from .process import PREFIX, QemuProcess, clean_stale
+from .qmp import QMP
+
+__all__ = ["VM", "clean_stale"]
+
+T = TypeVar("T")
+
+WAITED_FOR_READY = "'kit: ready' on the serial console"
+PANIC_GRACE = 2.0           # seconds QEMU gets to exit after a panic line
+_counter = itertools.count(1)
+
+
+class VM:
+    """A kernel image booted in QEMU.
+
+    >>> with VM(build("boot"), append="idle=hlt") as vm:
+    ...     vm.wait_ready()
+    ...     vm.stats()
+
+    ``image`` is an Image or the path of a kernel ELF; ``cpus`` and
+    ``memory_mb`` size the machine; ``append`` is the kernel command line
+    (``idle=spin|hlt``, ``test``, ``crash=...``); ``accel`` is "auto" (TCG
+    unless ``KIT_ACCEL=kvm``), "tcg" or "kvm"; ``boot_timeout`` is the
+    default for every wait; ``echo`` copies console lines to stdout as they
+    arrive; ``name`` defaults to a unique ``kit-<pid>-<n>``.
+
+    Waits raise named errors: GuestPanic (``kit: panic ...`` or status 35),
+    TripleFault (status 0), GuestExited (any other end), GuestTimeout.
+    ``wait_ready`` and ``wait_exit`` stop the VM when they fail; ``expect``
+    leaves it running on a timeout so you can look further.  ``wait_exit``
+    also stops (cleans up) the VM when it succeeds.
+    """
+
+    def __init__(
+        self,
+        image: Image | str | os.PathLike,
+        *,
+        cpus: int = 1,
+        memory_mb: int = 64,
+        append: str = "",
+        accel: str = "auto",
+        machine: str = "pc",
+        boot_timeout: float = 30.0,
+        echo: bool = False,
+        name: str | None = None,
+    ):
+        self.image = image if isinstance(image, Image) else Image.from_path(image)
+        self.cpus = int(cpus)
+        self.memory_mb = int(memory_mb)
+        self.append = append
+        self.machine = machine
+        self.boot_timeout = float(boot_timeout)
+        self.qemu = _qemu.find_qemu()
+        self.accel = _qemu.resolve_accel(accel)
+        self.name = name or f"{PREFIX}{os.getpid()}-{next(_counter)}"
+        self.echo = echo
+        self._proc: QemuProcess | None = None
+        self._cursor = 0
+        self._vcpus: dict[int, int] | None = None
+        self._qmp_lock = threading.Lock()
+        self.before = ""                # console text between the last match and the one before
+        self.match: re.Match | str | None = None
+
+    # -- life cycle
+    def start(self) -> "VM":
+        """Spawn QEMU (returns at once; use wait_ready to wait for the kernel)."""
+        if self._proc is not None:
+            if self._proc.cleaned:
+                raise KitError(f"VM {self.name} was stopped; create a new VM to boot again")
+            return self
+        clean_stale()
+        proc = QemuProcess(self.name, self.echo)
+        argv = _qemu.command_line(
+            self.image.path, name=self.name, shm_path=proc.shm_path, qmp_path=proc.qmp_path,
+            cpus=self.cpus, memory_mb=self.memory_mb, append=self.append, accel=self.accel,
+            machine=self.machine, qemu=self.qemu,
+        )
+        self.argv = argv
+        try:
+            proc.spawn(argv)
+        except FileNotFoundError as exc:
+            shutil.rmtree(proc.tmpdir, ignore_errors=True)
+            raise QemuNotFound(f"{self.qemu} could not be started ({exc})") from None
+        except BaseException:
+            proc.stop()
+            raise
+        self._proc = proc
+        self._finalizer = weakref.finalize(self, proc.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop QEMU (QMP quit, SIGTERM, SIGKILL), reap it, remove its files.  Idempotent."""
+        if self._proc is not None:
+            self._proc.stop()
+
+    close = stop
+
+    def __enter__(self) -> "VM":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True from start() until QEMU has exited."""
+        return self._proc is not None and self._proc.running
+
+    @property
+    def pid(self) -> int | None:
+        """QEMU's process id (None before start)."""
+        return self._proc.child.pid if self._proc is not None and self._proc.child is not None else None
+
+    @property
+    def exit_status(self) -> int | None:
+        """QEMU's exit status once it has ended (negative: killed by that signal)."""
+        return self._proc.status if self._proc is not None else None
+
+    @property
+    def spawn_time(self) -> float | None:
+        """time.monotonic() when QEMU was spawned."""
+        return self._proc.spawn_time if self._proc is not None else None
+
+    @property
+    def ready_time(self) -> float | None:
+        """time.monotonic() when the ``kit: ready`` line arrived (None before)."""
+        return self._proc.console.ready_time if self._proc is not None else None
+
+    @property
+    def panic(self) -> str | None:
+        """The reason of a ``kit: panic`` line seen on the console, else None."""
+        return self._proc.console.panic if self._proc is not None else None
+
+    @property
+    def shm_path(self) -> Path | None:
+        """The guest RAM file under /dev/shm."""
+        return self._proc.shm_path if self._proc is not None else None
+
+    # -- console
+    @property
+    def console(self) -> str:
+        """Everything the guest printed so far ("\\r\\n" normalised to "\\n")."""
+        if self._proc is None:
+            return ""
+        with self._proc.console.cond:
+            return self._proc.console.text
+
+    def tail(self, n: int = 20) -> str:
+        """The last ``n`` console lines."""
+        return self._proc.console.tail(n) if self._proc is not None else ""
+
+    def stderr(self) -> str:
+        """What QEMU itself printed (warnings, errors), from its log file."""
+        return self._proc.read_stderr() if self._proc is not None else ""
+
+    def send(self, text: str) -> None:
+        """Type ``text`` on the guest's serial console."""
+        proc = self._require_started()
+        if not proc.running:
+            raise KitError(f"VM {self.name} is not running")
+        proc.child.send(text.encode())
+
+    def sendline(self, text: str = "") -> None:
+        """Type ``text`` and a newline on the guest's serial console."""
+        self.send(text + "\n")
+
+    # -- waits
+    def wait_ready(self, timeout: float | None = None) -> float:
+        """Wait for ``kit: ready``; return seconds from spawn to it.
+
+        On failure the VM is stopped and a named error raised; on a timeout,
+        GuestTimeout names 'kit: ready'.
+        """
+        proc = self._ensure_started()
+        console = proc.console
+        timeout = self.boot_timeout if timeout is None else timeout
+
+        def ready() -> float | None:
+            if console.ready_time is None:
+                return None
+            self._cursor = max(self._cursor, console.ready_end or 0)
+            return console.ready_time - (proc.spawn_time or console.ready_time)
+
+        return self._wait(ready, timeout, WAITED_FOR_READY, stop_on_timeout=True)
+
+    def expect(
+        self,
+        pattern: str | re.Pattern | Sequence[str | re.Pattern],
+        timeout: float | None = None,
+        exact: bool = True,
+    ) -> str:
+        """Wait for a pattern (or the first of several) after the last match; return the matched text.
+
+        ``exact=True`` matches plain strings; ``exact=False`` treats them as
+        regular expressions, matched against what has arrived so far (so
+        ``r"\\w+"`` may match half a word: anchor it, e.g. with ``\\n``).
+        Sets ``vm.before`` and ``vm.match``.
+        """
+        proc = self._ensure_started()
+        console = proc.console
+        pats = [pattern] if isinstance(pattern, (str, re.Pattern)) else list(pattern)
+        if not pats:
+            raise ValueError("expect() needs at least one pattern")
+        compiled = [
+            p if isinstance(p, re.Pattern) else re.compile(re.escape(p) if exact else p)
+            for p in pats
+        ]
+        timeout = self.boot_timeout if timeout is None else timeout
+
+        def find() -> str | None:
+            start = max(self._cursor - console.base, 0)
+            best = None
+            for rx in compiled:
+                m = rx.search(console.text, start)
+                if m and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return None
+            self.before = console.text[start:best.start()]
+            self.match = best if not exact else best.group(0)
+            self._cursor = console.base + best.end()
+            return best.group(0)
+
+        shown = " or ".join(repr(getattr(p, "pattern", p)) for p in pats)
+        return self._wait(find, timeout, f"{shown} on the serial console", stop_on_timeout=False)
+
+    def wait_exit(self, timeout: float | None = None) -> int:
+        """Wait for QEMU to exit; return 33 (the guest's success) or raise a named error."""
+        proc = self._ensure_started()
+        timeout = self.boot_timeout if timeout is None else timeout
+
+        def done() -> int | None:
+            if proc.exited.is_set() and proc.status == _qemu.EXIT_SUCCESS:
+                return proc.status
+            return None
+
+        result = self._wait(done, timeout, "QEMU to exit (the guest to finish)", stop_on_timeout=True)
+        self.stop()
+        return result
+
+    def _wait(self, check: Callable[[], T | None], timeout: float, waited_for: str, stop_on_timeout: bool) -> T:
+        proc = self._proc
+        assert proc is not None
+        console = proc.console
+        deadline = time.monotonic() + timeout
+        with console.cond:
+            while True:
+                result = check()
+                if result is not None:
+                    return result
+                if console.panic is not None or proc.exited.is_set():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                console.cond.wait(min(remaining, 0.5))
+        if console.panic is None and not proc.exited.is_set():
+            if stop_on_timeout:
+                self.stop()
+            raise GuestTimeout(waited_for, timeout, self.tail())
+        raise self._outcome_error(waited_for)
+
+    def _outcome_error(self, waited_for: str) -> KitError:
+        """The named error for a VM that panicked or exited; stops the VM."""
+        proc = self._proc
+        assert proc is not None
+        if proc.console.panic is not None:
+            proc.exited.wait(PANIC_GRACE)
+            self.stop()
+            return GuestPanic(proc.console.panic, self.tail())
+        self.stop()
+        status, tail, log = proc.status, self.tail(), proc.read_stderr()
+        if proc.stop_requested or (proc.qmp is not None and proc.qmp.quit_sent):
+            return GuestExited(status, tail, log, detail=f"the VM was stopped (vm.stop()) before {waited_for}")
+        if status == _qemu.EXIT_FAILURE:
+            return GuestPanic(f"the guest reported failure (exit status {status})", tail)
+        if status == 0:
+            # QEMU also exits with 0 when something outside sends it SIGTERM/SIGINT/SIGHUP.
+            signalled = re.search(r"terminating on signal \d+.*", log)
+            if signalled:
+                return GuestExited(status, tail, log, detail=f"QEMU was stopped from outside ({signalled.group(0)})")
+            return TripleFault(tail)
+        if status == _qemu.EXIT_SUCCESS:
+            return GuestExited(status, tail, log, detail=f"the guest exited with success (status 33) before {waited_for}")
+        return GuestExited(status, tail, log)
+
+    # -- QMP, threads, stats
+    @property
+    def qmp(self) -> QMP:
+        """The QMP client (connected on first use)."""
+        proc = self._require_started()
+        with self._qmp_lock:
+            if proc.qmp is None or proc.qmp.closed:
+                if not proc.running:
+                    raise KitError(f"VM {self.name} is not running: no QMP")
+                proc.qmp = QMP.connect(str(proc.qmp_path), timeout=5.0, alive=lambda: proc.running)
+            return proc.qmp
+
+    def vcpu_threads(self) -> dict[int, int]:
+        """vCPU index -> host thread id (QMP query-cpus-fast; cached)."""
+        if self._vcpus is None:
+            cpus = self.qmp.execute("query-cpus-fast")
+            self._vcpus = {int(c["cpu-index"]): int(c["thread-id"]) for c in cpus}
+        return dict(self._vcpus)
+
+    def stats(self) -> StatsSnapshot:
+        """A snapshot of the guest's ``kit_stats`` block, read from guest RAM."""
+        proc = self._require_started()
+        with self._qmp_lock:
+            if proc.stats_block is None:
+                if proc.cleaned:
+                    raise KitError(f"VM {self.name} was stopped: its RAM is gone")
+                proc.stats_block = StatsBlock(proc.shm_path, self.image.symbol("kit_stats"))
+            block = proc.stats_block
+        return block.read()
+
+    # -- helpers
+    def _require_started(self) -> QemuProcess:
+        if self._proc is None:
+            raise KitError(f"VM {self.name} is not started: use `with VM(...) as vm:` or vm.start()")
+        return self._proc
+
+    def _ensure_started(self) -> QemuProcess:
+        if self._proc is None:
+            self.start()
+        assert self._proc is not None
+        return self._proc
+
+    def _state(self) -> str:
+        if self._proc is None:
+            return "not started"
+        if self._proc.running:
+            return f"running, pid {self.pid}" + (", ready" if self.ready_time else "")
+        if self._proc.stop_requested:
+            return "stopped"
+        return f"exited with status {self.exit_status}"
+
+    def __repr__(self) -> str:
+        return (f"<VM {self.name}: {self.image.stage}, {self.cpus} vCPU, {self.accel}, "
+                f"append={self.append!r}, {self._state()}>")
+
+    def _repr_html_(self) -> str:
+        return (f"<b>VM</b> <code>{html.escape(self.name)}</code>: stage "
+                f"<code>{html.escape(self.image.stage)}</code>, {self.cpus} vCPU, {self.accel}, "
+                f"append <code>{html.escape(self.append or '-')}</code>; {html.escape(self._state())}")

@@ -1,0 +1,60 @@
+"""The kit command line, end to end (real builds, real QEMU)."""
+
+import json
+import subprocess
+
+from kitlib.cli import main
+from kitlib.paths import root
+
+
+def test_doctor_finds_every_required_piece(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for piece in ("qemu", "gcc", "make", "/dev/shm", "plotly"):
+        assert f"ok  {piece}" in out
+
+
+def test_build_reports_the_image(capsys):
+    assert main(["build", "boot"]) == 0
+    assert "build/boot/kernel.elf" in capsys.readouterr().out
+
+
+def test_unknown_stage_is_a_clear_error(capsys):
+    assert main(["build", "nonesuch"]) == 1
+    assert "nonesuch" in capsys.readouterr().err
+
+
+def test_run_streams_the_console_and_sums_up_host_cpu(capsys):
+    assert main(["run", "boot", "--append", "idle=hlt", "--seconds", "1.5"]) == 0
+    out = capsys.readouterr().out
+    assert "kit: boot boot" in out and "kit: ready" in out
+    assert "vCPU 0: thread" in out and "guest halted" in out
+
+
+def test_run_of_a_crashing_guest_fails(capsys):
+    assert main(["run", "boot", "--append", "crash=panic", "--seconds", "5"]) == 1
+    assert "crash requested" in capsys.readouterr().err
+
+
+def test_demo_leaves_a_table_and_a_plot(tmp_path, capsys):
+    assert main(["demo", "--seconds", "1.5", "--out", str(tmp_path)]) == 0
+    table = json.loads((tmp_path / "demo.json").read_text())
+    assert [p["label"] for p in table["phases"]] == ["spin", "hlt"]
+    assert (tmp_path / "demo.html").stat().st_size > 100_000   # plotly.js inlined: opens offline
+    assert "spin" in capsys.readouterr().out
+
+
+def test_bench_boot_writes_both_medians_and_their_ratio(tmp_path):
+    out = tmp_path / "boot.json"
+    assert main(["bench", "boot", "--runs", "3", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["ready_ms"]) == len(data["floor_exit_ms"]) == 3
+    assert abs(data["ratio"] - data["ready_ms_median"] / data["floor_exit_ms_median"]) < 0.01
+    assert data["host"]["qemu"]
+
+
+def test_front_door_script_is_valid_and_helps():
+    kit = root() / "kit"
+    subprocess.run(["bash", "-n", str(kit)], check=True)
+    out = subprocess.run([str(kit), "help"], capture_output=True, text=True, check=True).stdout
+    assert "./kit lab" in out and "./kit test" in out
