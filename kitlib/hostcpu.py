@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["read_thread_ns", "read_process_ns", "Sample", "Sampler"]
 
 
+_READ_SLACK_S = 0.01       # a reading that takes longer than this was preempted
+_READ_TRIES = 3
+
+
 def read_thread_ns(pid: int, tid: int) -> int:
     """Nanoseconds thread ``tid`` of process ``pid`` has run (schedstat field 1)."""
     with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
@@ -207,10 +211,18 @@ class Sampler:
                 self.last_error = exc
 
     def _read(self, target: _Target) -> tuple[float, dict[int, int], int, guest.StatsSnapshot | None]:
-        a = time.monotonic()
-        vcpu = {i: read_thread_ns(target.pid, tid) for i, tid in target.threads.items()}
-        total = read_process_ns(target.pid)
-        b = time.monotonic()
+        # The counters and the clock must be read together: if this thread is
+        # preempted between them, the time stamp drifts from the counters and
+        # a sample reads many times 100 %.  Reads take tens of microseconds
+        # (a few milliseconds when another Python thread holds the GIL), so a
+        # much slower one was preempted: read again.
+        for _ in range(_READ_TRIES):
+            a = time.monotonic()
+            vcpu = {i: read_thread_ns(target.pid, tid) for i, tid in target.threads.items()}
+            total = read_process_ns(target.pid)
+            b = time.monotonic()
+            if b - a <= _READ_SLACK_S:
+                break
         snap = None
         if target.has_stats:
             try:

@@ -6,16 +6,23 @@ updates while a cell runs (an asyncio task would stall while the cell blocks).
 Headless runs (nbval, ``kit demo``) have no front end to draw a widget, so
 nothing live is shown there; in every case :meth:`LivePlot.figure` gives a
 static figure with the same traces, which a saved notebook keeps.
+
+Drawing costs CPU on the same host as the VM being measured, in Python and in
+the browser, so the live widget is cheap to update: the layout is built once,
+a redraw sends only the traces' numbers (at most a few times a second), and
+the phase bands move only every few seconds.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import threading
 import time
 from collections.abc import Iterable
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -24,7 +31,8 @@ from .hostcpu import Sample
 # One colour per vCPU, the same in both panels.
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _PHASE_FILL = ("rgba(31,119,180,0.07)", "rgba(255,127,14,0.08)")
-_MIN_REDRAW_S = 0.2
+_REDRAW_S = 0.5           # traces: at most 2 redraws a second
+_BANDS_S = 3.0            # phase bands: every 3 s, or when a phase starts
 
 
 def live_frontend() -> bool:
@@ -56,37 +64,49 @@ class LivePlot:
         self.ceiling = ceiling
         self._lock = threading.Lock()
         self._t: list[float] = []
-        self._vcpu: dict[int, list[float]] = {n: [] for n in range(cpus)}
-        self._total: list[float] = []
-        self._halted: dict[int, list[float]] = {n: [] for n in range(cpus)}
+        self._series: dict[str, list[float]] = {key: [] for key in self._keys()}
         self._phases: list[tuple[str, float, float]] = []   # label, first t, last t
+        self._layout = self._empty()                        # built once: make_subplots is slow
         self._widget = None
-        self._drawn_at = 0.0
+        self._drawn_at = self._bands_at = 0.0
+        self._bands_drawn = 0
         if live if live is not None else live_frontend():
-            self._widget = go.FigureWidget(self._build())
+            self._widget = go.FigureWidget(self._layout)
 
     @property
     def live(self) -> bool:
         """Whether a widget is drawn as samples arrive."""
         return self._widget is not None
 
+    def _keys(self) -> list[str]:
+        """The series in trace order: per CPU host then guest, then the total."""
+        return [k for n in range(self.cpus) for k in (f"vcpu{n}", f"halted{n}")] + ["total"]
+
     # -- feeding -------------------------------------------------------
 
     def __call__(self, sample: Sample) -> None:
         """Take one sample (called from the sampler thread)."""
         with self._lock:
+            if self._phases and self._phases[-1][0] != sample.phase:
+                self._gap((self._phases[-1][2] + sample.t) / 2)
             self._t.append(sample.t)
             for n in range(self.cpus):
-                self._vcpu[n].append(sample.vcpu.get(n, math.nan))
-                self._halted[n].append(100.0 * sample.halted.get(n, math.nan))
-            self._total.append(sample.total)
+                self._series[f"vcpu{n}"].append(sample.vcpu.get(n, math.nan))
+                self._series[f"halted{n}"].append(100.0 * sample.halted.get(n, math.nan))
+            self._series["total"].append(sample.total)
             if self._phases and self._phases[-1][0] == sample.phase:
                 label, first, _ = self._phases[-1]
                 self._phases[-1] = (label, first, sample.t)
             else:
                 self._phases.append((sample.phase, sample.t, sample.t))
-        if self._widget is not None and time.monotonic() - self._drawn_at >= _MIN_REDRAW_S:
+        if self._widget is not None and time.monotonic() - self._drawn_at >= _REDRAW_S:
             self._redraw()
+
+    def _gap(self, t: float) -> None:
+        """A point with no values, so no line joins one VM's samples to the next's."""
+        self._t.append(t)
+        for series in self._series.values():
+            series.append(math.nan)
 
     def extend(self, samples: Iterable[Sample]) -> None:
         for s in samples:
@@ -101,29 +121,45 @@ class LivePlot:
 
     def figure(self) -> go.Figure:
         """A static figure of everything collected so far."""
-        return self._build()
+        fig = go.Figure(copy.deepcopy(self._layout))
+        t, series, phases = self._snapshot()
+        for trace, key in zip(fig.data, self._keys()):
+            trace.x, trace.y = t, series[key]
+        fig.update_layout(shapes=list(fig.layout.shapes) + _bands(phases),
+                          annotations=list(fig.layout.annotations) + _labels(phases))
+        fig.update_yaxes(range=_host_range(series["total"]), row=1, col=1)
+        return fig
 
     def finish(self) -> None:
         """Draw the last samples on the live widget."""
         if self._widget is not None:
-            self._redraw()
+            self._redraw(bands=True)
 
-    def _redraw(self) -> None:
-        self._drawn_at = time.monotonic()
-        fresh = self._build()
-        with self._widget.batch_update():
-            for old, new in zip(self._widget.data, fresh.data):
-                old.x, old.y = new.x, new.y
-            self._widget.layout.shapes = fresh.layout.shapes
-            self._widget.layout.annotations = fresh.layout.annotations
-
-    def _build(self) -> go.Figure:
+    def _snapshot(self) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[str, float, float]]]:
         with self._lock:
-            t = list(self._t)
-            vcpu = {n: list(v) for n, v in self._vcpu.items()}
-            halted = {n: list(v) for n, v in self._halted.items()}
-            total = list(self._total)
-            phases = list(self._phases)
+            # numpy arrays travel to the widget as binary buffers, where NaN
+            # (no value) is fine; in a list it would make the message invalid JSON
+            return (np.array(self._t, dtype=float),
+                    {k: np.array(v, dtype=float) for k, v in self._series.items()},
+                    list(self._phases))
+
+    def _redraw(self, bands: bool = False) -> None:
+        now = time.monotonic()
+        self._drawn_at = now
+        t, series, phases = self._snapshot()
+        bands = bands or len(phases) != self._bands_drawn or now - self._bands_at >= _BANDS_S
+        with self._widget.batch_update():
+            for trace, key in zip(self._widget.data, self._keys()):
+                trace.x, trace.y = t, series[key]
+            if bands:
+                self._widget.layout.shapes = list(self._layout.layout.shapes) + _bands(phases)
+                self._widget.layout.annotations = list(self._layout.layout.annotations) + _labels(phases)
+                self._widget.layout.yaxis.range = _host_range(series["total"])
+        if bands:
+            self._bands_drawn, self._bands_at = len(phases), now
+
+    def _empty(self) -> go.Figure:
+        """The figure with its traces empty: panels, colours, calibration lines."""
         fig = make_subplots(
             rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.62, 0.38],
             subplot_titles=("host: CPU of the QEMU process (% of one host core)",
@@ -131,24 +167,39 @@ class LivePlot:
         )
         for n in range(self.cpus):
             colour = _PALETTE[n % len(_PALETTE)]
-            fig.add_scatter(x=t, y=vcpu[n], name=f"vCPU {n} thread", uid=f"host-vcpu{n}",
+            fig.add_scatter(x=[], y=[], name=f"vCPU {n} thread", uid=f"host-vcpu{n}",
                             line=dict(color=colour), legendgroup=f"cpu{n}", row=1, col=1)
-            fig.add_scatter(x=t, y=halted[n], name=f"CPU {n} halted", uid=f"guest-halted{n}",
+            fig.add_scatter(x=[], y=[], name=f"CPU {n} halted", uid=f"guest-halted{n}",
                             line=dict(color=colour, dash="dot"), legendgroup=f"cpu{n}", row=2, col=1)
-        fig.add_scatter(x=t, y=total, name="QEMU total", uid="host-total",
+        fig.add_scatter(x=[], y=[], name="QEMU total", uid="host-total",
                         line=dict(color="#444", width=1), row=1, col=1)
-        for i, (label, first, last) in enumerate(phases):
-            fig.add_vrect(x0=first, x1=last, fillcolor=_PHASE_FILL[i % 2], line_width=0,
-                          annotation_text=label, annotation_position="top left", row="all", col=1)
         for level, name in ((self.floor, "floor"), (self.ceiling, "ceiling")):
             if level is not None:
                 fig.add_hline(y=level, line=dict(color="#888", dash="dash", width=1),
                               annotation_text=f"calibrated {name}", annotation_position="bottom right",
                               row=1, col=1)
-        top = max([100.0, *(v for v in total if not math.isnan(v))])
-        fig.update_yaxes(range=[-3, top * 1.08], row=1, col=1)
+        fig.update_yaxes(range=_host_range([]), row=1, col=1)
         fig.update_yaxes(range=[-5, 105], row=2, col=1)
         fig.update_xaxes(title_text="seconds", row=2, col=1)
         fig.update_layout(title=self.title, height=520, margin=dict(l=60, r=20, t=70, b=50),
                           legend=dict(orientation="h", y=-0.15), template="plotly_white")
         return fig
+
+
+def _host_range(total: Iterable[float]) -> list[float]:
+    top = max([100.0, *(v for v in total if not math.isnan(v))])
+    return [-3.0, top * 1.08]
+
+
+def _bands(phases: list[tuple[str, float, float]]) -> list[dict]:
+    """A shaded band a phase, across both panels."""
+    return [dict(type="rect", xref=xref, yref=f"{yref} domain", x0=first, x1=last, y0=0, y1=1,
+                 fillcolor=_PHASE_FILL[i % 2], line_width=0, layer="below")
+            for i, (_, first, last) in enumerate(phases) for xref, yref in (("x", "y"), ("x2", "y2"))]
+
+
+def _labels(phases: list[tuple[str, float, float]]) -> list[dict]:
+    """Each phase's label, at the top left of its band."""
+    return [dict(x=first, xref="x", y=1, yref="y domain", text=label, showarrow=False,
+                 xanchor="left", yanchor="top", font=dict(size=12, color="#555"))
+            for label, first, _ in phases]

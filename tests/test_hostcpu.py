@@ -1,7 +1,7 @@
 """Host CPU readings and the Sampler thread.
 
-The Sampler's mechanics are tested against this very process (a busy
-thread stands in for a vCPU), so they need no QEMU; the live test compares
+The Sampler's mechanics are tested against a busy Python process standing
+in for a vCPU, so they need no QEMU; the live test compares
 the spin probe with the halt probe, relative to each other, never against
 absolute timings.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -54,34 +56,29 @@ class TestReaders:
 
 
 class FakeVM:
-    """Stands in for a VM: this process, with one busy thread as 'vCPU 0'."""
+    """Stands in for a VM: another process whose main thread spins, as 'vCPU 0'.
+
+    A process of its own, like QEMU: a busy thread in this process would
+    hold the GIL and slow the sampler down, which QEMU never does."""
 
     name = "fake"
     image = SimpleNamespace(has_symbol=lambda name: False)
     ready_time = None
 
     def __init__(self):
-        self.stop_event = threading.Event()
-        self.tid_ready = threading.Event()
-        self.busy = threading.Thread(target=self._spin, daemon=True)
-        self.busy.start()
-        self.running = True
-        self.pid = os.getpid()
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self.pid = self.proc.pid
 
-    def _spin(self):
-        self.tid = threading.get_native_id()
-        self.tid_ready.set()
-        while not self.stop_event.is_set():
-            pass
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
 
     def vcpu_threads(self):
-        assert self.tid_ready.wait(5)
-        return {0: self.tid}
+        return {0: self.pid}                # a single-threaded process: its tid is its pid
 
     def stop(self):
-        self.stop_event.set()
-        self.busy.join()
-        self.running = False
+        self.proc.kill()
+        self.proc.wait()
 
 
 @pytest.fixture
