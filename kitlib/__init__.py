@@ -45,3 +45,7 @@ __all__ = [
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "measure",
     "LivePlot", "IdlePanel", "show",
 ]
+
+from . import notebook as _notebook
+
+_notebook.install()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import math
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -143,7 +142,7 @@ def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle
             if progress:
                 print(f"{phase.label}: booting {phase.image.stage} "
                       f"{phase.append or '(default command line)'}, measuring {seconds:g} s",
-                      file=sys.stderr)
+                      flush=True)
             with VM(phase.image, cpus=phase.cpus, append=phase.append) as vm:
                 if phase.ready:
                     vm.wait_ready()
