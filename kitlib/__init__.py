@@ -23,6 +23,8 @@ from .errors import (
     TripleFault,
 )
 from .experiment import Experiment, Phase, PhaseResult, compare_idle, measure
+from .locks import LockComparison, LockResult, compare_locks, jain
+from .smp import Bringup
 from .guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
 from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
 from .paths import build_dir, root
@@ -44,6 +46,7 @@ __all__ = [
     "VM", "clean_stale",
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "measure",
     "LivePlot", "IdlePanel", "show",
+    "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
 ]
 
 from . import notebook as _notebook

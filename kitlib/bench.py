@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +20,10 @@ from pathlib import Path
 from .build import build, probe
 from .calibrate import calibrate
 from .experiment import compare_idle
+from .locks import compare_locks
 from .paths import root
 from .qemu import qemu_version, resolve_accel
+from .smp import Bringup
 from .vm import VM
 
 
@@ -91,7 +94,31 @@ def bench_idle(seconds: float = 5.0, *, stage: str = "boot") -> dict[str, object
             "hlt_position": round((hlt.vcpu[0] - cal.floor_vcpu) / span, 4) if span else None}
 
 
-BENCHMARKS = {"boot": bench_boot, "idle": bench_idle}
+def bench_smp(runs: int = 3, cpus: Sequence[int] = (1, 4, 16)) -> dict[str, object]:
+    """Guest time from the first INIT IPI to the last ``kit: cpu n up``, by CPU count."""
+    image = build("cores")
+    out: dict[str, object] = {"benchmark": "smp", "stage": "cores", "runs": runs, "cpus": {}}
+    for n in cpus:
+        totals, last = [], None
+        for _ in range(runs):
+            with VM(image, cpus=n, append="idle=hlt", boot_timeout=180) as vm:
+                vm.wait_ready()
+                last = Bringup.from_stats(vm.stats())
+            totals.append(last.total_ms)
+        out["cpus"][str(n)] = {"bringup_ms_median": round(statistics.median(totals), 3),
+                               "bringup_ms": [round(x, 3) for x in totals],
+                               "up_ms_last_run": [round(x, 3) for x in last.up_ms]}
+    return out
+
+
+def bench_locks(seconds: float = 2.0, cpus: int = 4) -> dict[str, object]:
+    """Throughput, fairness and host CPU of each lock kind, with and without pause, in one run."""
+    run = compare_locks(build("spinlocks"), cpus=cpus, seconds=seconds, show=False, progress=False)
+    return {"benchmark": "locks", "stage": "spinlocks", "cpus": cpus, "seconds": seconds,
+            "results": run.table()}
+
+
+BENCHMARKS = {"boot": bench_boot, "idle": bench_idle, "smp": bench_smp, "locks": bench_locks}
 
 
 def run_bench(name: str, out: Path | None = None, **options: object) -> BenchResult:

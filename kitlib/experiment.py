@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import plotly.graph_objects as go
 
 from .build import Image
+from .errors import KitError
 from .hostcpu import Sample, Sampler
 from .plot import LivePlot
 from .vm import VM
@@ -33,6 +34,7 @@ class Phase:
     append: str = ""
     cpus: int = 1
     ready: bool = True          # wait for "kit: ready" (calibration probes print nothing)
+    verdict: str | None = None  # a console line that must follow the window (e.g. "locks: OK")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class PhaseResult:
     total: float                # % of one host core, whole QEMU process
     halted: dict[int, float]    # guest view, fraction of time halted per CPU (NaN: unknown)
     idle_rate: dict[int, float] # idle-loop passes a second per CPU (NaN: unknown)
+    rates: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
+                                # events a second per CPU of each guest counter
 
     @property
     def vcpu_mean(self) -> float:
@@ -62,8 +66,11 @@ def summarise(label: str, cpus: int, samples: Sequence[Sample], settle: int) -> 
         return statistics.fmean(values) if values else math.nan
 
     per_cpu = lambda key: {n: mean([getattr(s, key).get(n, math.nan) for s in kept]) for n in range(cpus)}
+    names = {name for s in kept for name in s.rates}
+    rates = {name: {n: mean([s.rates.get(name, {}).get(n, math.nan) for s in kept]) for n in range(cpus)}
+             for name in sorted(names)}
     return PhaseResult(label, cpus, len(kept), per_cpu("vcpu"), mean([s.total for s in kept]),
-                       per_cpu("halted"), per_cpu("idle_rate"))
+                       per_cpu("halted"), per_cpu("idle_rate"), rates)
 
 
 @dataclass(frozen=True)
@@ -149,11 +156,22 @@ def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle
                 sampler.watch(vm, phase.label)
                 time.sleep(settle + seconds)
                 sampler.unwatch()
+                if phase.verdict is not None:
+                    _await_verdict(vm, phase)
             results.append(summarise(phase.label, phase.cpus, sampler.phase_samples(phase.label), skip))
         samples = tuple(sampler.samples)
     if plot is not None:
         plot.finish()
     return Experiment(title, tuple(results), samples, floor, ceiling)
+
+
+def _await_verdict(vm: VM, phase: Phase) -> None:
+    """Wait for the phase's verdict line; a ``FAIL`` line in its place is an error."""
+    failed = phase.verdict.split(":")[0] + ": FAIL"
+    seen = vm.expect([phase.verdict, failed], timeout=30)
+    if seen != phase.verdict:
+        line = vm.console[vm.console.rfind(failed):].splitlines()[0]
+        raise KitError(f"{phase.label}: the guest reported {line!r}\n{vm.tail()}")
 
 
 def _json_safe(x: object) -> object:

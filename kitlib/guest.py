@@ -224,16 +224,27 @@ def halted_fraction(a: StatsSnapshot, b: StatsSnapshot, ready_time: float | None
     return out
 
 
-def idle_rate(a: StatsSnapshot, b: StatsSnapshot) -> list[float]:
-    """Idle-loop passes per second of each CPU over a -> b (NaN when unknown)."""
+def is_counter(name: str) -> bool:
+    """Whether a per-CPU field counts events (stats.h: fields named ``*_tsc``
+    or ``*_since`` are TSC stamps, ``seq`` is the sequence count)."""
+    return name != "seq" and not name.endswith(("_tsc", "_since"))
+
+
+def counter_rate(a: StatsSnapshot, b: StatsSnapshot, name: str) -> list[float]:
+    """Events per second of counter ``name`` on each CPU over a -> b (NaN when unknown)."""
     n = len(b.cpus)
     dt = b.host_time - a.host_time
     if not (a.valid and b.valid) or dt <= 0:
         return [math.nan] * n
     out = []
     for i, cb in enumerate(b.cpus):
-        if i >= len(a.cpus) or "idle_passes" not in cb:
+        if i >= len(a.cpus) or name not in cb or name not in a.cpus[i]:
             out.append(math.nan)
             continue
-        out.append(max(0.0, (cb["idle_passes"] - a.cpus[i]["idle_passes"]) / dt))
+        out.append(max(0.0, (cb[name] - a.cpus[i][name]) / dt))
     return out
+
+
+def idle_rate(a: StatsSnapshot, b: StatsSnapshot) -> list[float]:
+    """Idle-loop passes per second of each CPU over a -> b (NaN when unknown)."""
+    return counter_rate(a, b, "idle_passes")

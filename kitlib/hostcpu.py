@@ -72,7 +72,9 @@ class Sample:
     ``t``: seconds since the sampler started (end of the interval);
     ``vcpu``: % of one host core per vCPU index; ``total``: % for the whole
     QEMU process; ``halted``: guest-view fraction 0..1 per CPU (NaN if
-    unknown); ``idle_rate``: idle-loop passes per second per CPU.
+    unknown); ``idle_rate``: idle-loop passes per second per CPU; ``rates``:
+    events per second per CPU of every counter in the guest's stats block
+    (``rates["lock_acquires"][2]``), empty when the guest has none.
     """
 
     t: float
@@ -81,6 +83,7 @@ class Sample:
     total: float
     halted: dict[int, float] = field(default_factory=dict)
     idle_rate: dict[int, float] = field(default_factory=dict)
+    rates: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -270,15 +273,18 @@ class Sampler:
         total = 100.0 * (total1 - total0) / 1e9 / dt
         halted: dict[int, float] = {}
         rate: dict[int, float] = {}
+        rates: dict[str, dict[int, float]] = {}
         if snap0 is not None and snap1 is not None:
             halted = dict(enumerate(guest.halted_fraction(snap0, snap1, target.vm.ready_time)))
             rate = dict(enumerate(guest.idle_rate(snap0, snap1)))
+            rates = {name: dict(enumerate(guest.counter_rate(snap0, snap1, name)))
+                     for name in snap1.fields if guest.is_counter(name)}
         if not halted:
             halted = {i: math.nan for i in vcpu}
             rate = {i: math.nan for i in vcpu}
         return Sample(
             t=t1 - (self.t0 or 0.0), phase=target.phase, vcpu=vcpu, total=total,
-            halted=halted, idle_rate=rate,
+            halted=halted, idle_rate=rate, rates=rates,
         )
 
     def _report(self, fn: Callable, exc: BaseException) -> None:

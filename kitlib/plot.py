@@ -57,9 +57,13 @@ class LivePlot:
     """Collects samples and draws them; subscribe it to a Sampler."""
 
     def __init__(self, title: str, cpus: int = 1, *, floor: float | None = None,
-                 ceiling: float | None = None, live: bool | None = None) -> None:
+                 ceiling: float | None = None, guest: str = "halted", live: bool | None = None) -> None:
+        """``guest`` picks the lower panel: "halted" (time halted per CPU) or
+        the name of a counter in the guest's stats block, drawn as events per
+        second per CPU (e.g. "lock_acquires")."""
         self.title = title
         self.cpus = cpus
+        self.guest = guest
         self.floor = floor
         self.ceiling = ceiling
         self._lock = threading.Lock()
@@ -80,7 +84,12 @@ class LivePlot:
 
     def _keys(self) -> list[str]:
         """The series in trace order: per CPU host then guest, then the total."""
-        return [k for n in range(self.cpus) for k in (f"vcpu{n}", f"halted{n}")] + ["total"]
+        return [k for n in range(self.cpus) for k in (f"vcpu{n}", f"guest{n}")] + ["total"]
+
+    def _guest_value(self, sample: Sample, cpu: int) -> float:
+        if self.guest == "halted":
+            return 100.0 * sample.halted.get(cpu, math.nan)
+        return sample.rates.get(self.guest, {}).get(cpu, math.nan)
 
     # -- feeding -------------------------------------------------------
 
@@ -92,7 +101,7 @@ class LivePlot:
             self._t.append(sample.t)
             for n in range(self.cpus):
                 self._series[f"vcpu{n}"].append(sample.vcpu.get(n, math.nan))
-                self._series[f"halted{n}"].append(100.0 * sample.halted.get(n, math.nan))
+                self._series[f"guest{n}"].append(self._guest_value(sample, n))
             self._series["total"].append(sample.total)
             if self._phases and self._phases[-1][0] == sample.phase:
                 label, first, _ = self._phases[-1]
@@ -163,13 +172,15 @@ class LivePlot:
         fig = make_subplots(
             rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.62, 0.38],
             subplot_titles=("host: CPU of the QEMU process (% of one host core)",
-                            "guest: time halted (%)"),
+                            "guest: time halted (%)" if self.guest == "halted"
+                            else f"guest: {self.guest.replace('_', ' ')} a second"),
         )
         for n in range(self.cpus):
             colour = _PALETTE[n % len(_PALETTE)]
             fig.add_scatter(x=[], y=[], name=f"vCPU {n} thread", uid=f"host-vcpu{n}",
                             line=dict(color=colour), legendgroup=f"cpu{n}", row=1, col=1)
-            fig.add_scatter(x=[], y=[], name=f"CPU {n} halted", uid=f"guest-halted{n}",
+            fig.add_scatter(x=[], y=[], name=f"CPU {n} {'halted' if self.guest == 'halted' else self.guest}",
+                            uid=f"guest-{self.guest}{n}",
                             line=dict(color=colour, dash="dot"), legendgroup=f"cpu{n}", row=2, col=1)
         fig.add_scatter(x=[], y=[], name="QEMU total", uid="host-total",
                         line=dict(color="#444", width=1), row=1, col=1)
@@ -179,7 +190,8 @@ class LivePlot:
                               annotation_text=f"calibrated {name}", annotation_position="bottom right",
                               row=1, col=1)
         fig.update_yaxes(range=_host_range([]), row=1, col=1)
-        fig.update_yaxes(range=[-5, 105], row=2, col=1)
+        if self.guest == "halted":
+            fig.update_yaxes(range=[-5, 105], row=2, col=1)
         fig.update_xaxes(title_text="seconds", row=2, col=1)
         fig.update_layout(title=self.title, height=520, margin=dict(l=60, r=20, t=70, b=50),
                           legend=dict(orientation="h", y=-0.15), template="plotly_white")

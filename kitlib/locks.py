@@ -1,0 +1,135 @@
+"""Spin locks under contention: host CPU, throughput and fairness per lock.
+
+The kernel's lock app (``app=locks``) has every CPU increment one shared
+counter under the chosen lock; each CPU counts its own acquisitions and spin
+iterations in the statistics block, which the sampler turns into rates.
+Fairness is Jain's index over the CPUs' acquisition rates: 1 when every CPU
+gets the lock equally often, 1/n when one CPU gets it every time (R. Jain,
+D. Chiu, W. Hawe, "A Quantitative Measure of Fairness and Discrimination
+for Resource Allocation in Shared Computer Systems", DEC-TR-301, 1984).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .build import Image
+from .experiment import Experiment, Phase, PhaseResult, measure
+from .plot import LivePlot
+
+KINDS = ("tas", "ttas", "ticket")
+
+
+def jain(xs: Sequence[float]) -> float:
+    """Jain's fairness index of ``xs``: (Σx)² / (n·Σx²), in [1/n, 1]."""
+    xs = [x for x in xs if not math.isnan(x)]
+    square_sum = sum(x * x for x in xs)
+    return sum(xs) ** 2 / (len(xs) * square_sum) if square_sum else math.nan
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """One lock kind, with or without pause, on ``cpus`` CPUs."""
+
+    kind: str
+    pause: bool
+    phase: PhaseResult
+
+    @property
+    def label(self) -> str:
+        return self.phase.label
+
+    @property
+    def acquisitions(self) -> dict[int, float]:
+        """Acquisitions a second, per CPU."""
+        return self.phase.rates.get("lock_acquires", {})
+
+    @property
+    def throughput(self) -> float:
+        """Acquisitions a second, all CPUs together."""
+        return sum(v for v in self.acquisitions.values() if not math.isnan(v))
+
+    @property
+    def fairness(self) -> float:
+        return jain(list(self.acquisitions.values()))
+
+    @property
+    def spins_per_acquisition(self) -> float:
+        spins = sum(self.phase.rates.get("lock_spins", {}).values())
+        return spins / self.throughput if self.throughput else math.nan
+
+
+@dataclass(frozen=True)
+class LockComparison:
+    results: tuple[LockResult, ...]
+    experiment: Experiment
+
+    def __getitem__(self, key: tuple[str, bool]) -> LockResult:
+        for r in self.results:
+            if (r.kind, r.pause) == key:
+                return r
+        raise KeyError(key)
+
+    def table(self) -> list[dict[str, object]]:
+        return [{"lock": r.kind, "pause": r.pause, "acquisitions_per_s": round(r.throughput),
+                 "fairness": round(r.fairness, 4), "spins_per_acquisition": round(r.spins_per_acquisition, 2),
+                 "vcpu_pct_mean": round(r.phase.vcpu_mean, 1), "total_pct": round(r.phase.total, 1)}
+                for r in self.results]
+
+    def figure(self) -> go.Figure:
+        labels = [r.label for r in self.results]
+        fig = make_subplots(rows=1, cols=3, subplot_titles=(
+            "host CPU (% of a core, all vCPUs)", "acquisitions a second", "fairness (Jain's index)"))
+        colours = ["#1f77b4" if r.pause else "#ff7f0e" for r in self.results]
+        for col, (values, uid) in enumerate(((([r.phase.total for r in self.results]), "cpu"),
+                                             ([r.throughput for r in self.results], "throughput"),
+                                             ([r.fairness for r in self.results], "fairness")), 1):
+            fig.add_bar(x=labels, y=values, marker_color=colours, uid=uid, showlegend=False, row=1, col=col)
+        fig.update_yaxes(range=[0, 1.05], row=1, col=3)
+        fig.update_layout(height=380, template="plotly_white", margin=dict(l=50, r=20, t=60, b=90),
+                          title="spin locks under contention (blue: with pause, orange: without)")
+        return fig
+
+    def __str__(self) -> str:
+        head = f"{'lock':<8}{'pause':>6}{'acq/s':>12}{'fairness':>10}{'spins/acq':>11}{'host %':>8}"
+        rows = [f"{r['lock']:<8}{str(r['pause']):>6}{r['acquisitions_per_s']:>12,}{r['fairness']:>10.3f}"
+                f"{r['spins_per_acquisition']:>11.1f}{r['total_pct']:>8.1f}" for r in self.table()]
+        return "\n".join([head, *rows])
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in ("lock", "pause", "acquisitions / s", "fairness",
+                                                  "spins / acquisition", "vCPU mean, %", "QEMU total, %"))
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
+                       for r in self.table())
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def compare_locks(image: Image, kinds: Sequence[str] = KINDS, pauses: Sequence[bool] = (True, False), *,
+                  cpus: int = 4, seconds: float = 2.0, settle: float = 0.5, show: bool = True,
+                  progress: bool = True, floor: float | None = None,
+                  ceiling: float | None = None) -> LockComparison:
+    """Boot the lock app once per lock kind and pause setting; measure each.
+
+    Each run must end with the guest's own verdict ``locks: OK`` (the shared
+    counter equals the sum of the CPUs' counts), or this raises.
+    """
+    ms = round(1000 * (settle + seconds + 0.5))     # the app outlasts the window
+    configs = [(k, p) for k in kinds for p in pauses]
+    phases = [Phase(f"{k} pause={int(p)}", image, f"app=locks lock={k} pause={int(p)} ms={ms} idle=hlt",
+                    cpus, verdict="locks: OK") for k, p in configs]
+    title = f"{cpus} CPUs contend for one lock"
+    plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest="lock_acquires")
+    if show and plot.live:
+        from IPython.display import display
+
+        display(plot)
+    run = measure(title, phases, seconds=seconds, settle=settle, plot=plot, progress=progress,
+                  floor=floor, ceiling=ceiling)
+    results = tuple(LockResult(k, p, run[f"{k} pause={int(p)}"]) for k, p in configs)
+    return LockComparison(results, run)
