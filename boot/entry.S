@@ -16,14 +16,16 @@
 
 #include "mmu.h"
 #include "pvh.h"
-
-#define STACKSIZE 16384
+#include "stage.h"
 
 // Segment-descriptor fields (SDM Vol. 3A 3.4.5 Segment Descriptors).
+#define DESC_G        (1 << 55)     // limit counts 4 KiB pages
+#define DESC_DB       (1 << 54)     // 32-bit segment
 #define DESC_L        (1 << 53)     // 64-bit code segment
 #define DESC_P        (1 << 47)     // present
 #define DESC_S        (1 << 44)     // code or data, not a system segment
 #define DESC_TYPE(t)  ((t) << 40)
+#define DESC_LIMIT4G  (0xffff | (0xf << 48))    // limit 0xfffff: with G, 4 GiB
 #define TYPE_CODE     0xb           // execute/read, accessed
 #define TYPE_DATA     0x3           // read/write, accessed
 
@@ -83,7 +85,7 @@ start64:
 	movl %eax, %fs
 	movl %eax, %gs
 
-	movq $stack + STACKSIZE, %rsp   // 16-byte aligned, as the ABI wants at a call
+	movq $bootstack + KSTACKSIZE, %rsp      // 16-byte aligned, as the ABI wants at a call
 	movl %ebx, %edi                 // kmain(start info); movl zero-extends into RDI
 	call kmain
 	ud2                             // kmain never returns; if it did, #UD says so
@@ -101,6 +103,11 @@ gdt:
 	.quad 0                                                 // null
 	.quad DESC_L | DESC_P | DESC_S | DESC_TYPE(TYPE_CODE)   // SEG_KCODE
 	.quad DESC_P | DESC_S | DESC_TYPE(TYPE_DATA)            // SEG_KDATA
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	// SEG_KCODE32: flat 32-bit code, for the step through protected mode
+	// that an AP's trampoline takes on its way to 64-bit mode (boot/ap.S).
+	.quad DESC_G | DESC_DB | DESC_P | DESC_S | DESC_TYPE(TYPE_CODE) | DESC_LIMIT4G
+#endif
 gdt_end:
 
 // The operand of lgdt: a 16-bit limit, then the base.  32-bit code reads
@@ -140,5 +147,6 @@ pd:
 
 	.bss
 	.balign 16
-stack:
-	.skip STACKSIZE
+	.globl bootstack
+bootstack:                              // the boot CPU's stack; kernel/smp.c knows it
+	.skip KSTACKSIZE

@@ -3,8 +3,19 @@
 
 #include "types.h"
 #include "defs.h"
+#include "cpu.h"
 #include "mmu.h"
 #include "x86.h"
+
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+static void
+ud_on_cpu1(void *arg)
+{
+	(void)arg;
+	if (cpunum() == 1)
+		asm volatile("ud2");
+}
+#endif
 
 void
 crash(const char *kind)
@@ -28,6 +39,15 @@ crash(const char *kind)
 		asm volatile("int3");
 	}
 
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	// #UD on CPU 1, once it is up: the panic must name CPU 1.
+	if (strcmp(kind, "ap-ud") == 0) {
+		if (ncpu < 2)
+			panic("crash=ap-ud: no AP to crash, this machine has one CPU");
+		onall(ud_on_cpu1, NULL);        // never returns: CPU 1's panic ends the run
+	}
+#endif
+
 	// Stop before "kit: ready", so the host's wait for it times out.
 	if (strcmp(kind, "hang") == 0)
 		for (;;) {
@@ -35,5 +55,9 @@ crash(const char *kind)
 			hlt();
 		}
 
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	panic("unknown crash kind '%s' (panic, ud, pf, triple, hang or ap-ud)", kind);
+#else
 	panic("unknown crash kind '%s' (panic, ud, pf, triple or hang)", kind);
+#endif
 }

@@ -9,10 +9,14 @@
 #define KIT_DEFS_H
 
 #include "types.h"
+#include "stage.h"
 
+struct cpu;
 struct hvm_start_info;
 
 #define printflike(f, a) __attribute__((format(printf, f, a)))
+
+// acpi.c: see acpi.h
 
 // cmdline.c
 #define CMDLINE_MAX  1024       // bytes, with the NUL
@@ -43,6 +47,23 @@ enum idle_policy {
 enum idle_policy idle_policy(const char *name);
 _Noreturn void   idle(enum idle_policy policy);
 
+// lapic.c
+#define ICR_INIT    0x00000500  // delivery mode INIT (SDM Vol. 3A 10.6.1)
+#define ICR_STARTUP 0x00000600  // delivery mode start-up; the vector names a page
+#define ICR_ASSERT  0x00004000  // level: assert
+
+extern u64 lapic_timer_hz;
+void lapic_init(void);
+void lapic_enable(void);
+u32  lapic_id(void);
+void lapic_ipi(u32 apicid, u32 cmd);
+void lapic_eoi(void);
+
+// locktest.c
+void        locktest_init(void);
+void        locktest(void);
+const char *test_spinlock(void);
+
 // main.c
 _Noreturn void kmain(struct hvm_start_info *si);
 
@@ -64,6 +85,21 @@ int  kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 // selftest.c
 _Noreturn void selftest(void);
+const char    *fail(const char *fmt, ...) printflike(1, 2);
+
+// smp.c
+void           cpu0_init(void);
+void           smp_init(void);
+_Noreturn void apmain(struct cpu *c);
+void           onall(void (*fn)(void *), void *arg);
+void           onaps(void (*fn)(void *), void *arg);
+
+// smptest.c
+const char *test_smp(void);
+const char *test_percpu(void);
+const char *test_stacks(void);
+
+// spinlock.c: see spinlock.h
 
 // stats.c
 void stats_init(void);
@@ -80,10 +116,12 @@ int    strcmp(const char *a, const char *b);
 struct trapframe;
 extern u64 trap_bp_rip;
 void trap_init(void);
+void idt_load(void);
 void trap(struct trapframe *tf);
 
 // tsc.c
 void tsc_init(void);
+void udelay(u64 us);
 
 // uart.c
 void uart_init(void);

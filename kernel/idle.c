@@ -7,6 +7,7 @@
 
 #include "types.h"
 #include "defs.h"
+#include "cpu.h"
 #include "stats.h"
 #include "x86.h"
 
@@ -74,12 +75,24 @@ idle_hlt(volatile struct cpustats *c)
 }
 // >>idle-hlt
 
+// This CPU idles by the policy *arg, on its own record.
+static _Noreturn void
+idle_here(void *arg)
+{
+	volatile struct cpustats *c = mystats();
+
+	if (*(enum idle_policy *)arg == IDLE_SPIN)
+		idle_spin(c);
+	idle_hlt(c);
+}
+
+// Every CPU idles by the same policy: the APs as their last work
+// (kernel/smp.c), and this one.
 void
 idle(enum idle_policy policy)
 {
-	volatile struct cpustats *c = &kit_stats.cpu[0];    // one CPU in this stage
-
-	if (policy == IDLE_SPIN)
-		idle_spin(c);
-	idle_hlt(c);
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	onaps(idle_here, &policy);      // idle() never returns: policy outlives the APs' reads
+#endif
+	idle_here(&policy);
 }

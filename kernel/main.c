@@ -3,21 +3,28 @@
 // boot/entry.S calls kmain in 64-bit mode on the boot stack, with
 // interrupts off and .bss zeroed.  The loader put the start info and the
 // command line in low memory, which the identity map covers.
+//
+// Each stage adds its steps here, under #if KIT_STAGE_LEVEL (stage.h).
 
 #include "types.h"
 #include "defs.h"
+#include "acpi.h"
 #include "pvh.h"
+#include "spinlock.h"
 #include "stats.h"
 #include "x86.h"
 
-#ifndef KIT_STAGE_NAME
-#error "KIT_STAGE_NAME is undefined: build with kernel/Makefile"
+#if !defined(KIT_STAGE_NAME) || KIT_STAGE_LEVEL < STAGE_BOOT
+#error "KIT_STAGE_NAME or KIT_STAGE_LEVEL is undefined: build with kernel/Makefile"
 #endif
 
 // <<kmain
 void
 kmain(struct hvm_start_info *si)
 {
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	cpu0_init();                    // first: mycpu() and the console lock need it
+#endif
 	uart_init();
 	kprintf("kit: boot %s\n", KIT_STAGE_NAME);
 	trap_init();
@@ -33,6 +40,15 @@ kmain(struct hvm_start_info *si)
 	tsc_init();
 
 	enum idle_policy policy = idle_policy(cmdline_get("idle"));
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	spinlock_init();
+	acpi_init(si);
+	lapic_init();
+	smp_init();                     // every CPU up, the APs waiting for work
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
+	locktest_init();
+#endif
 	if (cmdline_has("crash"))
 		crash(cmdline_get("crash"));
 	if (cmdline_has("test"))
@@ -40,6 +56,9 @@ kmain(struct hvm_start_info *si)
 
 	kit_stats.ready_tsc = rdtsc();
 	kprintf("kit: ready\n");
-	idle(policy);
+#if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
+	locktest();                     // app=locks: every CPU contends for a while
+#endif
+	idle(policy);                   // every CPU
 }
 // >>kmain

@@ -2,6 +2,7 @@
 
 #include "types.h"
 #include "defs.h"
+#include "cpu.h"
 #include "x86.h"
 
 // <<exit-device
@@ -24,26 +25,33 @@ exit_qemu(u8 code)
 }
 // >>exit-device
 
-// Set by the first panic.  A fault while the panic prints would panic
-// again; that second panic exits at once instead of recursing.
-static bool panicking;
+// 1 + the number of the first CPU to panic, 0 before any panic.  Only
+// that CPU reports; a fault while it prints would panic again, and that
+// second panic exits at once instead of recursing.  Another CPU that
+// panics meanwhile stops, silent: one report, whole, is worth more.
+static volatile int panicking;
+
+static char why[256];           // only the first CPU to panic writes it
 
 // <<panic
 void
 panic(const char *fmt, ...)
 {
 	va_list ap;
+	int me = cpunum() + 1;
 
 	cli();
-	if (panicking)
+	int first = __sync_val_compare_and_swap(&panicking, 0, me);   // lock cmpxchg
+	if (first == me)
 		exit_qemu(KIT_EXIT_FAILURE);
-	panicking = true;
+	if (first != 0)
+		for (;;)
+			hlt();          // interrupts are off: for good
 
-	kprintf("kit: panic ");
 	va_start(ap, fmt);
-	kvprintf(fmt, ap);
+	kvsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	kprintf("\n");
+	kprintf("kit: panic %s\n", why);       // one kprintf: one line, whole
 	exit_qemu(KIT_EXIT_FAILURE);
 }
 // >>panic

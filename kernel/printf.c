@@ -10,6 +10,7 @@
 
 #include "types.h"
 #include "defs.h"
+#include "spinlock.h"
 
 typedef void putfn(void *arg, char c);
 
@@ -96,11 +97,34 @@ putuart(void *arg, char c)
 	uart_putc(c);
 }
 
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+// <<console-lock
+// One CPU at a time prints: a kprintf holds the console lock from its
+// first character to its last, so lines from different CPUs never mix as
+// long as each line is one kprintf.  A CPU that faults inside format() (a
+// bad %s, say) panics, and its panic prints while it still holds the lock:
+// so the holder prints on without taking the lock again.
+static struct spinlock conslock = { .kind = LOCK_TAS };
+
+void
+kvprintf(const char *fmt, va_list ap)
+{
+	bool mine = holding(&conslock);
+
+	if (!mine)
+		acquire(&conslock);
+	format(putuart, NULL, fmt, ap);
+	if (!mine)
+		release(&conslock);
+}
+// >>console-lock
+#else
 void
 kvprintf(const char *fmt, va_list ap)
 {
 	format(putuart, NULL, fmt, ap);
 }
+#endif
 
 void
 kprintf(const char *fmt, ...)

@@ -1,13 +1,15 @@
-// selftest.c: the checks of this stage, run instead of the idle loop when
+// selftest.c: the checks of each stage, run instead of the idle loop when
 // the command line has the flag "test".
 //
 // Each test returns NULL when it passes, or why it failed.  selftest()
 // prints "<name>: OK" or "<name>: FAIL <why>" for each, stops at the first
 // failure with the failure exit, and otherwise prints "kit: tests passed"
-// and exits with success.
+// and exits with success.  The tests of later stages live with their
+// subsystems (smptest.c, locktest.c) and run after every CPU is up.
 
 #include "types.h"
 #include "defs.h"
+#include "cpu.h"
 #include "mmu.h"
 #include "stats.h"
 #include "trap.h"
@@ -15,9 +17,8 @@
 
 static char why[200];
 
-static const char *fail(const char *fmt, ...) printflike(1, 2);
-
-static const char *
+// Why a test failed, for it to return.
+const char *
 fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -136,8 +137,13 @@ test_stats(void)
 
 	if (k->magic != KIT_STATS_MAGIC || k->version != KIT_STATS_VERSION)
 		return fail("magic 0x%lx version %u", k->magic, k->version);
-	if (k->ncpu != 1)
-		return fail("ncpu %u, want 1", k->ncpu);
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	u32 want = ncpu;
+#else
+	u32 want = 1;
+#endif
+	if (k->ncpu != want)
+		return fail("ncpu %u, want %u", k->ncpu, want);
 	if ((uptr)&k->cpu[1] - (uptr)&k->cpu[0] != k->cpu_stride ||
 	    k->cpu_stride != sizeof(struct cpustats))
 		return fail("cpu_stride %u, want %lu", k->cpu_stride, sizeof(struct cpustats));
@@ -247,6 +253,14 @@ static const struct {
 	{ "tsc", test_tsc },
 	{ "idt", test_idt },
 	{ "breakpoint", test_breakpoint },
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+	{ "smp", test_smp },
+	{ "percpu", test_percpu },
+	{ "stacks", test_stacks },
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
+	{ "spinlock", test_spinlock },
+#endif
 };
 
 void

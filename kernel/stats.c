@@ -28,7 +28,7 @@ void
 stats_init(void)
 {
 	kit_stats.version = KIT_STATS_VERSION;
-	kit_stats.ncpu = 1;                     // one CPU in this stage
+	kit_stats.ncpu = 1;                     // the boot CPU; smp.c counts in any others
 	kit_stats.cpu_offset = offsetof(struct kitstats, cpu);
 	kit_stats.cpu_stride = sizeof(struct cpustats);
 	for (size_t i = 1; i < sizeof names; i++)       // the NUL too

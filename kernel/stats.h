@@ -27,14 +27,22 @@
 
 #define NCPU_MAX 16
 
-// The per-CPU counters, in memory order.  Add new ones at the end.
+// The per-CPU counters, in memory order.  Add new ones at the end.  Every
+// stage has all of them; a counter a stage does not use stays 0.  Names
+// tell the host what a field is: *_tsc and *_since hold TSC stamps, seq is
+// the sequence count, and every other field counts events, which the host
+// turns into a rate a second (kitlib/guest.py, is_counter).
 #define CPUSTATS_FIELDS(X) \
-	X(seq)          /* sequence count, odd while a group changes */ \
-	X(idle_passes)  /* passes through the idle loop */ \
-	X(halts)        /* hlt instructions executed by the idle loop */ \
-	X(halted_tsc)   /* TSC cycles spent in completed halts */ \
-	X(halt_since)   /* TSC at the start of the current halt, 0 if running */ \
-	X(last_tsc)     /* TSC at the last update of this record */
+	X(seq)            /* sequence count, odd while a group changes */ \
+	X(idle_passes)    /* passes through the idle loop */ \
+	X(halts)          /* hlt instructions executed by the idle loop */ \
+	X(halted_tsc)     /* TSC cycles spent in completed halts */ \
+	X(halt_since)     /* TSC at the start of the current halt, 0 if running */ \
+	X(last_tsc)       /* TSC at the last update of this record */ \
+	X(up_tsc)         /* cores: TSC when this CPU reached C */ \
+	X(sipi_tsc)       /* cores, boot CPU: TSC just before the first INIT IPI */ \
+	X(lock_acquires)  /* spinlocks: the locks app's increments by this CPU */ \
+	X(lock_spins)     /* spinlocks: its spin iterations waiting for the lock */
 
 struct cpustats {
 #define X(name) u64 name;

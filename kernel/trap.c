@@ -13,6 +13,7 @@
 
 #include "types.h"
 #include "defs.h"
+#include "cpu.h"
 #include "mmu.h"
 #include "trap.h"
 #include "x86.h"
@@ -63,6 +64,13 @@ trap_init(void)
 			.off_hi = a >> 32,
 		};
 	}
+	idt_load();
+}
+
+// Point this CPU's IDTR at the table.  Every CPU loads the same one.
+void
+idt_load(void)
+{
 	struct dtr d = { .limit = sizeof idt - 1, .base = (uptr)idt };
 	lidt(&d);
 }
@@ -71,7 +79,7 @@ trap_init(void)
 void
 trap(struct trapframe *tf)
 {
-	int cpu = 0;            // one CPU in this stage
+	int cpu = cpunum();
 	u64 v = tf->vector;
 	const char *name = excname[v] ? excname[v] : "reserved";
 

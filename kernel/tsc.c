@@ -70,3 +70,19 @@ tsc_init(void)
 	else
 		kprintf("tsc: unknown (no PIT)\n");
 }
+
+#if KIT_STAGE_LEVEL >= STAGE_CORES
+// <<udelay
+// Wait us microseconds by the TSC, which ticks at one constant rate,
+// halted or not, on the CPUs QEMU models and on those with an invariant
+// TSC (SDM Vol. 3A 17.17.1 Invariant TSC).
+void
+udelay(u64 us)
+{
+	u64 start = rdtsc(), ticks = us * kit_stats.tsc_hz / 1000000;
+
+	while (rdtsc() - start < ticks)
+		pause();
+}
+// >>udelay
+#endif

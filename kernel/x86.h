@@ -71,6 +71,12 @@ sidt(struct dtr *d)
 	asm volatile("sidt %0" : "=m"(*d));
 }
 
+static inline void
+sgdt(struct dtr *d)
+{
+	asm volatile("sgdt %0" : "=m"(*d));
+}
+
 // CR2 holds the linear address of the last page fault (SDM Vol. 3A 2.5).
 static inline u64
 rcr2(void)
@@ -78,6 +84,39 @@ rcr2(void)
 	u64 v;
 	asm volatile("mov %%cr2, %0" : "=r"(v));
 	return v;
+}
+
+// CR3 holds the physical address of the PML4 (SDM Vol. 3A 4.5).
+static inline u64
+rcr3(void)
+{
+	u64 v;
+	asm volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+
+// Model-specific registers (SDM Vol. 2B RDMSR, WRMSR): ECX names the
+// register, EDX:EAX holds the value.
+static inline u64
+rdmsr(u32 msr)
+{
+	u32 lo, hi;
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (u64)hi << 32 | lo;
+}
+
+static inline void
+wrmsr(u32 msr, u64 v)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+// The spin-wait hint (SDM Vol. 2B PAUSE); kernel/spinlock.c says what it
+// does and what it does not.
+static inline void
+pause(void)
+{
+	asm volatile("pause" : : : "memory");
 }
 
 #endif

@@ -1,0 +1,150 @@
+// lapic.c: each CPU's local APIC, in xAPIC mode (SDM Vol. 3A chapter 10,
+// Advanced Programmable Interrupt Controller (APIC)).
+//
+// Every local APIC answers at the same physical address, the one the MADT
+// gives (0xfee00000 on PCs): an access there reaches the local APIC of the
+// CPU that makes it (10.4.1 The Local APIC Block Diagram).  Its registers
+// are 32 bits wide, one every 16 bytes, and are read and written with
+// aligned 32-bit accesses only (10.4.1).
+//
+// Cache type: the identity map (boot/entry.S) maps the APIC's page as it
+// maps RAM, write-back by its page-table bits (PAT entry 0), yet the
+// registers must not be cached (10.4.1: map them strong uncacheable).
+// They are not: the firmware's MTRRs make the top of the 32-bit space
+// uncacheable (11.11 Memory Type Range Registers; QEMU's SeaBIOS sets one
+// variable range, 2 GiB to 4 GiB, to UC), and an MTRR type of UC makes the
+// effective type UC whatever the PAT says (11.5.2.2, table 11-7).  INIT
+// leaves the MTRRs as they were (9.1.1, table 9-1), so the APs agree.
+//
+// This stage sends IPIs and measures the timer; no local APIC interrupt
+// is unmasked yet.
+
+#include "types.h"
+#include "defs.h"
+#include "acpi.h"
+#include "cpu.h"
+#include "stats.h"
+#include "x86.h"
+
+// Register offsets (10.4.1, table 10-1).
+#define ID      0x020   // local APIC id, bits 24-31 (10.4.6)
+#define EOI     0x0b0   // end of interrupt (10.8.5)
+#define SVR     0x0f0   // spurious-interrupt vector (10.9)
+#define ICRLO   0x300   // interrupt command, low half: writing it sends (10.6.1)
+#define ICRHI   0x310   // interrupt command, high half: destination in bits 24-31
+#define LVT_TMR 0x320   // local vector table: timer (10.5.1)
+#define TICR    0x380   // timer initial count (10.5.4)
+#define TCCR    0x390   // timer current count
+#define TDCR    0x3e0   // timer divide configuration
+
+#define SVR_ENABLE  0x100       // APIC software enable
+#define SVR_VECTOR  0xff        // spurious vector; bits 0-3 all 1 for older CPUs (10.9)
+#define ICR_PENDING 0x1000      // delivery status: not yet accepted
+#define LVT_MASKED  0x10000     // the timer counts but never interrupts
+#define TDCR_DIV1   0xb         // count at the full bus clock (figure 10-10)
+
+// IA32_APIC_BASE (10.4.4, figure 10-5).
+#define MSR_APIC_BASE  0x1b
+#define APIC_BASE_EXTD 0x400    // x2APIC mode
+#define APIC_BASE_EN   0x800    // the APIC is on
+
+#define CAL_US 10000            // the timer's rate is measured over 10 ms
+
+u64 lapic_timer_hz;             // timer ticks a second at TDCR_DIV1
+
+static volatile u32 *lapic;     // the registers, at machine.lapic
+
+static u32
+lapic_read(u32 reg)
+{
+	return lapic[reg / 4];
+}
+
+static void
+lapic_write(u32 reg, u32 v)
+{
+	lapic[reg / 4] = v;
+}
+
+// <<lapic-enable
+// Turn on this CPU's local APIC.  It is globally enabled in xAPIC mode at
+// the MADT's address, as reset leaves it and the firmware kept it (10.4.3
+// Enabling or Disabling the Local APIC), but software-disabled, as reset
+// and INIT leave it (10.4.7.1, 10.4.7.3): setting the software-enable bit
+// of the spurious-interrupt vector register turns it on.
+void
+lapic_enable(void)
+{
+	u64 base = rdmsr(MSR_APIC_BASE);
+
+	if ((base & (APIC_BASE_EN | APIC_BASE_EXTD)) != APIC_BASE_EN ||
+	    (base & ~0xfffUL) != machine.lapic)
+		panic("lapic: cpu %d: IA32_APIC_BASE is 0x%lx, want xAPIC mode at 0x%lx",
+		    cpunum(), base, machine.lapic);
+	lapic_write(SVR, SVR_ENABLE | SVR_VECTOR);
+}
+// >>lapic-enable
+
+u32
+lapic_id(void)
+{
+	return lapic_read(ID) >> 24;
+}
+
+void
+lapic_eoi(void)
+{
+	lapic_write(EOI, 0);
+}
+
+// <<lapic-ipi
+// Send the IPI cmd (delivery mode, level, vector) to the CPU with local
+// APIC id apicid (10.6.1 Interrupt Command Register): the destination
+// goes to the high half first, because writing the low half sends.  The
+// delivery-status bit stays set until the APIC has sent the IPI; waiting
+// for it to clear before and after keeps one IPI from overwriting another.
+void
+lapic_ipi(u32 apicid, u32 cmd)
+{
+	while (lapic_read(ICRLO) & ICR_PENDING)
+		pause();
+	lapic_write(ICRHI, apicid << 24);
+	lapic_write(ICRLO, cmd);
+	while (lapic_read(ICRLO) & ICR_PENDING)
+		pause();
+}
+// >>lapic-ipi
+
+// <<lapic-timer
+// Timer ticks a second.  The timer counts down from the initial count at
+// the bus clock divided by TDCR (10.5.4 APIC Timer); let it run, masked,
+// for CAL_US of TSC time and see how far it got.  Later stages program it.
+static u64
+timer_rate(void)
+{
+	u64 hz = kit_stats.tsc_hz, ticks = hz * CAL_US / 1000000;
+
+	lapic_write(TDCR, TDCR_DIV1);
+	lapic_write(LVT_TMR, LVT_MASKED);       // one-shot
+	u64 t0 = rdtsc();
+	lapic_write(TICR, 0xffffffff);
+	while (rdtsc() - t0 < ticks)
+		pause();
+	u32 left = lapic_read(TCCR);
+	u64 t1 = rdtsc();
+	lapic_write(TICR, 0);                   // stop it
+	return (0xffffffffUL - left) * hz / (t1 - t0);
+}
+// >>lapic-timer
+
+// The boot CPU's APIC, before the APs start: it will send their IPIs.
+void
+lapic_init(void)
+{
+	if (kit_stats.tsc_hz == 0)
+		panic("lapic: the TSC rate is unknown, and the AP start-up delays need it");
+	lapic = (volatile u32 *)machine.lapic;
+	lapic_enable();
+	lapic_timer_hz = timer_rate();
+	kprintf("lapic: timer %lu MHz\n", lapic_timer_hz / 1000000);
+}

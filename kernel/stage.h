@@ -1,0 +1,18 @@
+// The lessons' stages, in order.  A stage is a superset of the one
+// before, so code that a stage adds compiles from that stage on:
+//
+//	#if KIT_STAGE_LEVEL >= STAGE_CORES
+//
+// kernel/Makefile defines KIT_STAGE_LEVEL as the name of the stage it
+// builds (-DKIT_STAGE_LEVEL=STAGE_CORES), so the numbers live here only,
+// and -Wundef makes a file that forgot this header fail to compile instead
+// of silently reading the level as 0.  Plain numbers: gas reads it too.
+
+#ifndef KIT_STAGE_H
+#define KIT_STAGE_H
+
+#define STAGE_BOOT      1       // lesson 01: one CPU, serial console, idle loop
+#define STAGE_CORES     2       // lesson 02: ACPI MADT, LAPIC, every core up
+#define STAGE_SPINLOCKS 3       // lesson 03: three spin locks under contention
+
+#endif
