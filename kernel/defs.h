@@ -58,6 +58,10 @@ void lapic_enable(void);
 u32  lapic_id(void);
 void lapic_ipi(u32 apicid, u32 cmd);
 void lapic_eoi(void);
+void lapic_send(u32 apicid, u32 vector);
+void lapic_timer_periodic(u32 vector, u64 hz);
+void lapic_timer_oneshot(u32 vector, u64 ticks);
+void lapic_timer_stop(void);
 
 // locktest.c
 void        locktest_init(void);
@@ -83,9 +87,24 @@ void kvprintf(const char *fmt, va_list ap);
 int  ksnprintf(char *buf, size_t size, const char *fmt, ...) printflike(3, 4);
 int  kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
+// sched.c: see sched.h for the rest
+extern enum idle_policy sched_policy;
+void sched_init(enum idle_policy policy);
+void sched_start(void);
+
+// schedtest.c
+const char *test_yield(void);
+const char *test_sleep(void);
+const char *test_remote(void);
+const char *test_pingpong(void);
+
 // selftest.c
 _Noreturn void selftest(void);
 const char    *fail(const char *fmt, ...) printflike(1, 2);
+
+// sleepers.c
+void sleepers_init(void);
+void sleepers_start(void);
 
 // smp.c
 void           cpu0_init(void);

@@ -16,8 +16,9 @@
 // effective type UC whatever the PAT says (11.5.2.2, table 11-7).  INIT
 // leaves the MTRRs as they were (9.1.1, table 9-1), so the APs agree.
 //
-// This stage sends IPIs and measures the timer; no local APIC interrupt
-// is unmasked yet.
+// The cores stage sends IPIs and measures the timer, with no local APIC
+// interrupt unmasked.  The sched stage programs the timer (periodic or
+// one-shot) and sends fixed IPIs to wake other cores.
 
 #include "types.h"
 #include "defs.h"
@@ -42,6 +43,8 @@
 #define ICR_PENDING 0x1000      // delivery status: not yet accepted
 #define LVT_MASKED  0x10000     // the timer counts but never interrupts
 #define TDCR_DIV1   0xb         // count at the full bus clock (figure 10-10)
+#define LVT_PERIODIC 0x20000    // timer mode 01: reload the initial count at 0 (figure 10-8)
+#define ICR_FIXED   0x00000000  // delivery mode fixed: the vector, to the destination (10.6.1)
 
 // IA32_APIC_BASE (10.4.4, figure 10-5).
 #define MSR_APIC_BASE  0x1b
@@ -148,3 +151,61 @@ lapic_init(void)
 	lapic_timer_hz = timer_rate();
 	kprintf("lapic: timer %lu MHz\n", lapic_timer_hz / 1000000);
 }
+
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+// <<lapic-send
+// A fixed IPI: interrupt vector on the CPU with local APIC id apicid.
+// Unlike lapic_ipi(), this does not wait for the APIC to send it: it only
+// waits, before writing, for the previous IPI to have left, so the two
+// writes do not change an ICR still being read (10.6.1: software may
+// check the delivery status, and a new IPI waits for the last to go).
+// Under QEMU the status is always idle; on hardware it is idle within a
+// few hundred bus cycles.  No delay of any kind: Toro's IPI path began
+// with a 10 ms one.  Callers run with interrupts off (trap.c), so no
+// handler writes the ICR between the two writes.
+void
+lapic_send(u32 apicid, u32 vector)
+{
+	while (lapic_read(ICRLO) & ICR_PENDING)
+		pause();
+	lapic_write(ICRHI, apicid << 24);
+	lapic_write(ICRLO, ICR_FIXED | vector);
+}
+// >>lapic-send
+
+// <<lapic-timer-modes
+// The timer counts down from the initial count at the bus clock divided
+// by TDCR, and interrupts with the LVT's vector when it reaches 0 (10.5.4
+// APIC Timer).  In periodic mode it then reloads the initial count and
+// goes on; in one-shot mode it stops.  Writing the initial count starts
+// it; writing 0 stops it.  Both run at TDCR_DIV1, the rate lapic_init()
+// measured.
+
+// Interrupt hz times a second, until stopped.
+void
+lapic_timer_periodic(u32 vector, u64 hz)
+{
+	u64 count = lapic_timer_hz / hz;
+
+	lapic_write(TDCR, TDCR_DIV1);
+	lapic_write(LVT_TMR, LVT_PERIODIC | vector);
+	lapic_write(TICR, count > 0xffffffff ? 0xffffffff : count ? count : 1);
+}
+
+// Interrupt once, after ticks timer ticks (at least 1, at most 2^32 - 1:
+// a later deadline is reached in several steps, the caller re-arming).
+void
+lapic_timer_oneshot(u32 vector, u64 ticks)
+{
+	lapic_write(TDCR, TDCR_DIV1);
+	lapic_write(LVT_TMR, vector);           // mode 00: one-shot
+	lapic_write(TICR, ticks > 0xffffffff ? 0xffffffff : ticks ? ticks : 1);
+}
+
+void
+lapic_timer_stop(void)
+{
+	lapic_write(TICR, 0);
+}
+// >>lapic-timer-modes
+#endif

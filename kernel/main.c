@@ -49,6 +49,9 @@ kmain(struct hvm_start_info *si)
 #if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
 	locktest_init();
 #endif
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+	sched_init(policy);             // tick=, app=sleepers; this core's scheduler
+#endif
 	if (cmdline_has("crash"))
 		crash(cmdline_get("crash"));
 	if (cmdline_has("test"))

@@ -197,7 +197,7 @@ test_tsc(void)
 }
 
 // The IDT the CPU uses, read back through sidt: interrupt gates to the
-// stubs of vectors 0-31, and no gate above.
+// stubs of vectors 0-31, and no gate above but the APIC's (sched).
 static const char *
 test_idt(void)
 {
@@ -209,11 +209,16 @@ test_idt(void)
 	const struct gate *g = (const struct gate *)d.base;
 	for (int v = 0; v < NIDT; v++) {
 		u64 off = g[v].off_lo | (u64)g[v].off_mid << 16 | (u64)g[v].off_hi << 32;
-		if (v >= NEXC) {
+		u64 want = v < NEXC ? vectors[v] : 0;
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+		want = v == T_IPI ? irqvectors[0] : v == T_TIMER ? irqvectors[1] :
+		    v == T_SPURIOUS ? irqvectors[2] : want;
+#endif
+		if (want == 0) {
 			if (g[v].attr != 0)
 				return fail("vector %d has a gate", v);
 		} else if (g[v].attr != GATE_INTR || g[v].sel != SEG_KCODE ||
-		    g[v].ist != 0 || off != vectors[v]) {
+		    g[v].ist != 0 || off != want) {
 			return fail("gate %d: attr 0x%x sel 0x%x handler 0x%lx",
 			    v, g[v].attr, g[v].sel, off);
 		}
@@ -260,6 +265,12 @@ static const struct {
 #endif
 #if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
 	{ "spinlock", test_spinlock },
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+	{ "yield", test_yield },        // the first starts the schedulers: onall() no more
+	{ "sleep", test_sleep },
+	{ "remote", test_remote },
+	{ "pingpong", test_pingpong },
 #endif
 };
 

@@ -14,5 +14,6 @@
 #define STAGE_BOOT      1       // lesson 01: one CPU, serial console, idle loop
 #define STAGE_CORES     2       // lesson 02: ACPI MADT, LAPIC, every core up
 #define STAGE_SPINLOCKS 3       // lesson 03: three spin locks under contention
+#define STAGE_SCHED     4       // lesson 04: threads, LAPIC timer, sleep, IPIs
 
 #endif

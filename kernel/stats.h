@@ -42,7 +42,12 @@
 	X(up_tsc)         /* cores: TSC when this CPU reached C */ \
 	X(sipi_tsc)       /* cores, boot CPU: TSC just before the first INIT IPI */ \
 	X(lock_acquires)  /* spinlocks: the locks app's increments by this CPU */ \
-	X(lock_spins)     /* spinlocks: its spin iterations waiting for the lock */
+	X(lock_spins)     /* spinlocks: its spin iterations waiting for the lock */ \
+	X(ctx_switches)   /* sched: switches from one thread to another, idle included */ \
+	X(timer_irqs)     /* sched: LAPIC timer interrupts taken */ \
+	X(ipis_sent)      /* sched: wake-up IPIs this CPU sent */ \
+	X(ipis_received)  /* sched: wake-up IPIs this CPU took */ \
+	X(wakeups)        /* sched: blocked threads this CPU made ready */
 
 struct cpustats {
 #define X(name) u64 name;

@@ -7,18 +7,42 @@
 // returning resumes the program, and the self-test uses it to check the
 // whole round trip through the IDT, vectors.S and iretq.
 //
-// Gates exist for vectors 0-31 only.  A vector without a present gate
+// Gates exist for vectors 0-31 only, and from the sched stage on for the
+// local APIC's three vectors (trap.h).  A vector without a present gate
 // raises #NP with the vector in the error code (SDM Vol. 3A 6.13 Error
 // Code), so even a stray interrupt is reported.
+//
+// Interrupts (sched): EFLAGS.IF is 1 only inside the idle loop's waits
+// (idle.c); every other path, threads included, runs with IF = 0.  So an
+// interrupt handler only ever interrupts the idle loop between two of
+// its passes, never a thread or a half-updated queue, and the handlers
+// do no more than count, note, and acknowledge: the idle loop's next pass
+// does the work (sched.c).  An interrupt that comes while IF = 0 waits in
+// the APIC's IRR until the next wait (SDM Vol. 3A 10.8.4); two of the same
+// vector meanwhile are one.
 
 #include "types.h"
 #include "defs.h"
 #include "cpu.h"
 #include "mmu.h"
+#include "sched.h"
+#include "stats.h"
 #include "trap.h"
 #include "x86.h"
 
 static struct gate idt[NIDT];
+
+static void
+setgate(int v, u64 a)
+{
+	idt[v] = (struct gate){
+		.off_lo = a,
+		.sel = SEG_KCODE,
+		.attr = GATE_INTR,
+		.off_mid = a >> 16,
+		.off_hi = a >> 32,
+	};
+}
 
 // Mnemonics and names after SDM Vol. 3A table 6-1; 28-30 are AMD's.
 static const char *const excname[NEXC] = {
@@ -54,16 +78,13 @@ u64 trap_bp_rip;
 void
 trap_init(void)
 {
-	for (int v = 0; v < NEXC; v++) {
-		u64 a = vectors[v];
-		idt[v] = (struct gate){
-			.off_lo = a,
-			.sel = SEG_KCODE,
-			.attr = GATE_INTR,
-			.off_mid = a >> 16,
-			.off_hi = a >> 32,
-		};
-	}
+	for (int v = 0; v < NEXC; v++)
+		setgate(v, vectors[v]);
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+	static const int irqs[NIRQ] = { T_IPI, T_TIMER, T_SPURIOUS };
+	for (int i = 0; i < NIRQ; i++)
+		setgate(irqs[i], irqvectors[i]);
+#endif
 	idt_load();
 }
 
@@ -75,12 +96,45 @@ idt_load(void)
 	lidt(&d);
 }
 
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+// <<irq
+// A fixed interrupt stays in service in the local APIC until the handler
+// writes EOI (10.8.5), which blocks its vector and every lower one until
+// then.  One MMIO write, no waiting: Toro's EOI path ended with a delay of
+// milliseconds.  A spurious interrupt is not put in service, so its
+// handler must not write EOI (10.9).
+static void
+irq(u64 v)
+{
+	volatile struct cpustats *st = mystats();
+
+	if (v == T_SPURIOUS)
+		return;
+	if (!sched_idling())
+		panic("cpu %d: interrupt %lu outside the idle loop", cpunum(), v);
+	if (v == T_TIMER) {
+		st->timer_irqs++;
+		timer_irq();            // a one-shot is spent: the idle loop re-arms
+	} else {
+		st->ipis_received++;    // the message is in the inbox already
+	}
+	lapic_eoi();
+}
+// >>irq
+#endif
+
 // <<trap
 void
 trap(struct trapframe *tf)
 {
 	int cpu = cpunum();
 	u64 v = tf->vector;
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+	if (v >= NEXC) {
+		irq(v);
+		return;
+	}
+#endif
 	const char *name = excname[v] ? excname[v] : "reserved";
 
 	if (v == T_BP) {

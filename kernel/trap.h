@@ -1,16 +1,30 @@
-// Exceptions: the IDT and the trap frame (SDM Vol. 3A chapter 6,
-// Interrupt and Exception Handling).
+// Exceptions and interrupts: the IDT and the trap frame (SDM Vol. 3A
+// chapter 6, Interrupt and Exception Handling).
 
 #ifndef KIT_TRAP_H
 #define KIT_TRAP_H
 
-#include "types.h"
+#include "stage.h"
 
 #define NIDT 256        // gates in the IDT: one per vector
 #define NEXC 32         // vectors 0-31 are exceptions or reserved (6.2)
 
 #define T_BP 3          // breakpoint (int3)
 #define T_PF 14         // page fault
+
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+// The local APIC's vectors (sched).  32 and up are free for software
+// (6.2); the vector's upper four bits are its priority class (10.8.3.1),
+// so the timer outranks the IPI.  The spurious vector is the one lapic.c
+// writes to the spurious-interrupt vector register, 0xff (10.9).
+#define T_IPI      0x30 // wake-up and message IPI between cores
+#define T_TIMER    0x40 // LAPIC timer: the periodic tick or a one-shot deadline
+#define T_SPURIOUS 0xff // spurious interrupt: no EOI (10.9)
+#define NIRQ 3          // irqvectors[]: T_IPI, T_TIMER, T_SPURIOUS, in that order
+#endif
+
+#ifndef __ASSEMBLER__          // vectors.S reads the numbers above
+#include "types.h"
 
 // A gate descriptor in 64-bit mode (6.14.1 64-Bit Mode IDT).
 struct gate {
@@ -41,5 +55,9 @@ struct trapframe {
 };
 
 extern const u64 vectors[NEXC];         // vectors.S: stub n's address
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+extern const u64 irqvectors[NIRQ];      // vectors.S: the stubs of the APIC's vectors
+#endif
+#endif // __ASSEMBLER__
 
 #endif

@@ -1,4 +1,7 @@
 // vectors.S: the entry stubs of vectors 0-31 and the common trap path.
+// From the sched stage on, also the stubs of the local APIC's three
+// vectors (trap.h); an interrupt frame has no error code, so their stubs
+// push a zero, and all of them share alltraps and its iretq.
 //
 // On an exception in 64-bit mode the CPU aligns RSP to 16 bytes, then
 // pushes SS, RSP, RFLAGS, CS, RIP and, for some vectors, an error code
@@ -6,6 +9,9 @@
 // frames alike: it pushes a zero where the CPU pushes no error code, then
 // its vector number, and jumps to alltraps, which saves the general
 // registers and calls trap(struct trapframe *) (trap.h).
+
+#include "stage.h"
+#include "trap.h"
 
 // The vectors whose exceptions push an error code: #DF 8, #TS 10, #NP 11,
 // #SS 12, #GP 13, #PF 14, #AC 17 and #CP 21 (SDM Vol. 3A 6.15 and table
@@ -15,7 +21,7 @@
 
 // stub n: the entry of vector n; its address goes to vectors[n].
 .macro stub n
-1:	.if ((ERRCODE >> \n) & 1) == 0
+1:	.if \n >= 32 || ((ERRCODE >> (\n & 31)) & 1) == 0
 	pushq $0
 	.endif
 	pushq $\n
@@ -75,3 +81,17 @@ alltraps:
 	addq $16, %rsp          // the vector and the error code
 	iretq                   // restores RFLAGS, DF included
 // >>vectors
+
+#if KIT_STAGE_LEVEL >= STAGE_SCHED
+// <<irqvectors
+// The APIC's vectors, after the exceptions' in .rodata: irqvectors[i] is
+// the stub of the i-th vector below, in trap.h's order.
+	.section .rodata
+	.globl irqvectors
+irqvectors:
+	.text
+	.irp n, T_IPI, T_TIMER, T_SPURIOUS
+	stub \n
+	.endr
+// >>irqvectors
+#endif

@@ -52,6 +52,15 @@ sti_hlt(void)
 	asm volatile("sti; hlt" : : : "memory");
 }
 
+// A window for interrupts: STI lets the CPU take interrupts only after
+// the instruction that follows it (SDM Vol. 2B, STI), so "sti; cli" would
+// take none; an interrupt pending at the sti is taken after the nop.
+static inline void
+intr_window(void)
+{
+	asm volatile("sti; nop; cli" : : : "memory");
+}
+
 // The operand of lidt and sidt (SDM Vol. 3A 6.10 Interrupt Descriptor
 // Table): a 16-bit limit (size - 1), then a 64-bit linear base.
 struct dtr {

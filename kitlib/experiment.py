@@ -200,19 +200,22 @@ def _fmt(v: object) -> str:
 
 
 def compare_idle(image: Image, policies: Sequence[str] = ("spin", "hlt"), *, cpus: int = 1,
-                 seconds: float = 4.0, settle: float = 0.5, floor: float | None = None,
-                 ceiling: float | None = None, show: bool = True, progress: bool = True) -> Experiment:
+                 append: str = "", seconds: float = 4.0, settle: float = 0.5,
+                 floor: float | None = None, ceiling: float | None = None, guest: str = "halted",
+                 show: bool = True, progress: bool = True) -> Experiment:
     """Boot ``image`` once per idle policy and measure each on one time axis.
 
-    With ``show`` the live plot is displayed first (in JupyterLab it updates
-    as the samples arrive; headless, the static figure is left to the result).
+    ``append`` adds to each command line (``"app=sleepers"``); ``guest``
+    picks the plot's lower panel (see LivePlot).  With ``show`` the live
+    plot is displayed first (in JupyterLab it updates as the samples
+    arrive; headless, the static figure is left to the result).
     """
-    title = f"{image.stage}: idle=" + " then idle=".join(policies)
-    plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling)
+    title = f"{image.stage}: idle=" + " then idle=".join(policies) + (f" ({append})" if append else "")
+    plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest)
     if show and plot.live:
         from IPython.display import display
 
         display(plot)
-    phases = [Phase(p, image, f"idle={p}", cpus) for p in policies]
+    phases = [Phase(p, image, f"idle={p} {append}".strip(), cpus) for p in policies]
     return measure(title, phases, seconds=seconds, settle=settle, plot=plot, floor=floor,
                    ceiling=ceiling, progress=progress)

@@ -1,0 +1,67 @@
+// sleepers.c: lesson 04's app, threads that sleep most of the time.
+//
+//   app=sleepers
+//
+// After "kit: ready" each core gets NSLEEPER threads, created from the
+// boot CPU (on the others by message).  Each loops: sleep its period, do
+// a little work, count it.  So every core is idle nearly all the time,
+// and what that costs the host is what its idle loop costs: with
+// idle=spin, a whole host core per vCPU.  The host sees the wake-ups in
+// each CPU's stats record (wakeups, ctx_switches).
+
+#include "types.h"
+#include "defs.h"
+#include "cpu.h"
+#include "sched.h"
+#include "stats.h"
+
+#define NSLEEPER 3
+#define WORK     20000          // iterations of busy work a wake-up
+
+static const u64 period_ms[NSLEEPER] = { 10, 25, 50 };
+
+static bool on;                 // app=sleepers
+
+// Invariant: loops[c][i] is the wake-ups of core c's sleeper i, and only
+// that thread writes it.
+static struct sleeper {
+	int i;
+	volatile u64 loops;
+} sleepers[NCPU_MAX][NSLEEPER];
+
+void
+sleepers_init(void)
+{
+	const char *a = cmdline_get("app");
+
+	on = a != NULL && strcmp(a, "sleepers") == 0;
+}
+
+// <<sleeper
+static void
+sleeper(void *arg)
+{
+	struct sleeper *s = arg;
+
+	for (;;) {
+		thread_sleep(period_ms[s->i]);
+		for (volatile int k = 0; k < WORK; k++)
+			;
+		s->loops++;
+	}
+}
+// >>sleeper
+
+void
+sleepers_start(void)
+{
+	if (!on)
+		return;
+	for (int c = 0; c < ncpu; c++)
+		for (int i = 0; i < NSLEEPER; i++) {
+			sleepers[c][i].i = i;
+			thread_create(c, sleeper, &sleepers[c][i]);
+		}
+	kprintf("sleepers: %d threads on each of %d cpus, every %lu, %lu and %lu ms\n",
+	    NSLEEPER, ncpu, period_ms[0], period_ms[1], period_ms[2]);
+}

@@ -1,0 +1,144 @@
+// timer.c: each core's timer queue, and its LAPIC timer.
+//
+//   tick=<Hz>     a periodic interrupt, <Hz> times a second (default 100;
+//                 tick=periodic is the default too)
+//   tick=none     tickless (also tick=tickless): a one-shot interrupt at
+//                 the earliest deadline, armed by the idle loop before it
+//                 waits, and nothing armed when no deadline waits
+//
+// Deadlines are TSC values, on the core of the thread that waits.  The
+// queue is a list sorted by deadline, earliest first: a core has a few
+// sleepers, so an insertion's walk costs less than a heap's bookkeeping,
+// and a poll looks at the head only.
+//
+// Who looks: the core itself, in every schedule() and after every wake of
+// its idle loop (sched.c, sched_poll).  The timer's interrupt only ends a
+// halt; its handler notes that a one-shot is spent (trap.c).  So a thread
+// sleeps no shorter than asked, and oversleeps by at most the time its
+// core takes to look: next to nothing while the core runs or spins, up to
+// a tick while it halts with a periodic tick, and the interrupt's latency
+// while it halts tickless.
+
+#include "types.h"
+#include "defs.h"
+#include "cpu.h"
+#include "sched.h"
+#include "stats.h"
+#include "trap.h"
+#include "x86.h"
+
+#define DEFAULT_HZ 100
+#define MAX_HZ     10000
+
+static u64 tick_hz = DEFAULT_HZ;        // 0: tickless
+
+u64
+ms_to_tsc(u64 ms)
+{
+	return ms * kit_stats.tsc_hz / 1000;
+}
+
+// Read tick= before "kit: ready", so a mistake is a panic before the host
+// starts to measure.
+void
+timer_init(void)
+{
+	const char *v = cmdline_get("tick");
+
+	if (lapic_timer_hz == 0 || kit_stats.tsc_hz == 0)
+		panic("timer: the TSC or LAPIC timer rate is unknown");
+	if (v == NULL || strcmp(v, "periodic") == 0) {
+		tick_hz = DEFAULT_HZ;
+	} else if (strcmp(v, "none") == 0 || strcmp(v, "tickless") == 0) {
+		tick_hz = 0;
+	} else {
+		u64 hz = 0;
+		for (const char *p = v; *p != '\0' && hz <= MAX_HZ; p++)
+			hz = *p >= '0' && *p <= '9' ? hz * 10 + (*p - '0') : MAX_HZ + 1;
+		if (hz == 0 || hz > MAX_HZ)
+			panic("bad tick '%s' (tick=<Hz> from 1 to %d, or tick=none)", v, MAX_HZ);
+		tick_hz = hz;
+	}
+	if (tick_hz != 0)
+		kprintf("timer: tick %lu Hz\n", tick_hz);
+	else
+		kprintf("timer: tickless\n");
+}
+
+// <<timer-start
+// Each core's LAPIC timer, once, as its scheduler starts: the periodic
+// tick, or nothing until the idle loop has a deadline to arm.
+void
+timer_start(void)
+{
+	if (tick_hz != 0)
+		lapic_timer_periodic(T_TIMER, tick_hz);
+	else
+		lapic_timer_stop();
+}
+// >>timer-start
+
+// <<timerq
+// Insert tm after every deadline not later than its own: equal deadlines
+// expire in the order they were set.
+void
+timer_add(struct timerq *q, struct timer *tm)
+{
+	struct timer **p = &q->head;
+
+	while (*p != NULL && (*p)->when <= tm->when)
+		p = &(*p)->next;
+	tm->next = *p;
+	*p = tm;
+}
+
+// The earliest deadline if it is not later than now, off the queue; NULL
+// if none has passed.
+struct timer *
+timer_expired(struct timerq *q, u64 now)
+{
+	struct timer *tm = q->head;
+
+	if (tm == NULL || tm->when > now)
+		return NULL;
+	q->head = tm->next;
+	tm->next = NULL;
+	return tm;
+}
+// >>timerq
+
+// <<timer-arm
+// Tickless: before the idle loop waits, set the one-shot for the earliest
+// deadline, or stop the timer if no deadline waits.  The LAPIC timer
+// counts at its own rate; the TSC delta converts to its ticks rounded up,
+// so the interrupt does not come before the deadline by the rates as
+// measured.  A delta over a second is cut to one: the 32-bit count would
+// not hold it at every rate, and the early interrupt re-arms.
+void
+timer_arm(struct timerq *q)
+{
+	if (tick_hz != 0)
+		return;
+	if (q->head == NULL) {
+		if (q->armed != 0)
+			lapic_timer_stop();
+		q->armed = 0;
+		return;
+	}
+	u64 when = q->head->when, now = rdtsc(), hz = kit_stats.tsc_hz;
+	if (q->armed == when)
+		return;
+	u64 delta = when > now ? when - now : 0;
+	if (delta > hz)
+		delta = hz;
+	lapic_timer_oneshot(T_TIMER, (delta * lapic_timer_hz + hz - 1) / hz);
+	q->armed = when;
+}
+
+// From the timer's interrupt: a one-shot is spent (a tick changes nothing).
+void
+timer_irq(void)
+{
+	mysched()->timers.armed = 0;
+}
+// >>timer-arm
