@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .build import build, probe
 from .calibrate import calibrate
-from .experiment import compare_idle
+from .experiment import Phase, compare_idle, measure
 from .locks import compare_locks
 from .paths import root
 from .qemu import qemu_version, resolve_accel
@@ -118,7 +118,28 @@ def bench_locks(seconds: float = 2.0, cpus: int = 4) -> dict[str, object]:
             "results": run.table()}
 
 
-BENCHMARKS = {"boot": bench_boot, "idle": bench_idle, "smp": bench_smp, "locks": bench_locks}
+def bench_ticks(seconds: float = 4.0, cpus: int = 2,
+                rates: Sequence[str] = ("none", "100", "250", "1000")) -> dict[str, object]:
+    """Host CPU of idle cores (no thread at all, idle=hlt) against the timer tick's rate,
+    beside the calibrated floor: what each tick costs when there is nothing to do."""
+    cal = calibrate(seconds=seconds, fresh=True, progress=False)
+    image = build("sched")
+    phases = [Phase(f"tick={r}", image, f"idle=hlt tick={r}", cpus) for r in rates]
+    run = measure("idle cores against the tick rate", phases, seconds=seconds, progress=False)
+    rows = []
+    for r in rates:
+        p = run[f"tick={r}"]
+        irqs = sum(v for v in p.rates.get("timer_irqs", {}).values())
+        over = p.total - cal.floor_total
+        rows.append({"tick": r, "total_pct": round(p.total, 3), "over_floor_pct": round(over, 3),
+                     "timer_irqs_per_s": round(irqs, 1),
+                     "host_us_per_tick": round(1e4 * over / irqs, 1) if irqs else None})
+    return {"benchmark": "ticks", "stage": "sched", "cpus": cpus, "seconds": seconds,
+            "floor_total_pct": round(cal.floor_total, 3), "results": rows}
+
+
+BENCHMARKS = {"boot": bench_boot, "idle": bench_idle, "smp": bench_smp, "locks": bench_locks,
+              "ticks": bench_ticks}
 
 
 def run_bench(name: str, out: Path | None = None, **options: object) -> BenchResult:

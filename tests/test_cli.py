@@ -58,3 +58,12 @@ def test_front_door_script_is_valid_and_helps():
     subprocess.run(["bash", "-n", str(kit)], check=True)
     out = subprocess.run([str(kit), "help"], capture_output=True, text=True, check=True).stdout
     assert "./kit lab" in out and "./kit test" in out
+
+
+def test_bench_ticks_counts_more_timer_interrupts_at_higher_rates(tmp_path):
+    out = tmp_path / "ticks.json"
+    assert main(["bench", "ticks", "--seconds", "1", "--out", str(out)]) == 0
+    rows = {r["tick"]: r for r in json.loads(out.read_text())["results"]}
+    assert list(rows) == ["none", "100", "250", "1000"]
+    assert rows["none"]["timer_irqs_per_s"] < rows["100"]["timer_irqs_per_s"] \
+        < rows["250"]["timer_irqs_per_s"] < rows["1000"]["timer_irqs_per_s"]
