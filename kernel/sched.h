@@ -106,6 +106,7 @@ void           thread_join(struct thread *t);
 bool           thread_reap(struct thread *t);
 void           thread_yield(void);
 void           thread_sleep(u64 ms);
+void           thread_sleep_until(u64 deadline);
 void           park(void);
 void           unpark(struct thread *t);
 void           thread_tail(struct thread *prev);
@@ -119,6 +120,7 @@ struct timer  *timer_expired(struct timerq *q, u64 now);
 void           timer_arm(struct timerq *q);
 void           timer_irq(void);
 u64            ms_to_tsc(u64 ms);
+u64            us_to_tsc(u64 us);
 
 // idle.c
 void           idle_until(struct thread *t);

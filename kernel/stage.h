@@ -15,5 +15,7 @@
 #define STAGE_CORES     2       // lesson 02: ACPI MADT, LAPIC, every core up
 #define STAGE_SPINLOCKS 3       // lesson 03: three spin locks under contention
 #define STAGE_SCHED     4       // lesson 04: threads, LAPIC timer, sleep, IPIs
+#define STAGE_IDLE      5       // lesson 05: hlt and tickless by default, console commands
+#define STAGE_POLL      6       // lesson 06: threads that wait on a variable
 
 #endif

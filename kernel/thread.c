@@ -173,11 +173,18 @@ thread_yield(void)
 void
 thread_sleep(u64 ms)
 {
+	thread_sleep_until(rdtsc() + ms_to_tsc(ms));
+}
+
+// Block until the TSC reaches deadline (at once if it has).
+void
+thread_sleep_until(u64 deadline)
+{
 	struct thread *me = thread_self();
 
 	if (me == mysched()->idle)
 		panic("sleep: the idle thread of cpu %d cannot block", cpunum());
-	me->timer.when = rdtsc() + ms_to_tsc(ms);
+	me->timer.when = deadline;
 	timer_add(&mysched()->timers, &me->timer);
 	me->state = T_SLEEPING;
 	schedule();

@@ -38,6 +38,12 @@ ms_to_tsc(u64 ms)
 	return ms * kit_stats.tsc_hz / 1000;
 }
 
+u64
+us_to_tsc(u64 us)
+{
+	return us * kit_stats.tsc_hz / 1000000;
+}
+
 // Read tick= before "kit: ready", so a mistake is a panic before the host
 // starts to measure.
 void
