@@ -63,6 +63,7 @@ struct madt {
 
 #define MADT_LAPIC      0       // Processor Local APIC (5.2.12.2)
 #define MADT_IOAPIC     1       // I/O APIC (5.2.12.3)
+#define MADT_ISO        2       // Interrupt Source Override (5.2.12.5)
 #define MADT_LAPIC_ADDR 5       // Local APIC Address Override (5.2.12.8)
 #define MADT_X2APIC     9       // Processor Local x2APIC (5.2.12.12)
 
@@ -79,6 +80,14 @@ struct madt_ioapic {
 	u8 reserved;
 	u32 addr;               // physical address of its registers
 	u32 gsibase;            // the first global system interrupt it serves
+} __attribute__((packed));
+
+struct madt_iso {
+	u8 type, length;
+	u8 bus;                 // 0: ISA
+	u8 source;              // the bus's IRQ
+	u32 gsi;                // the global system interrupt it drives
+	u16 flags;              // MPS INTI flags: polarity, trigger mode
 } __attribute__((packed));
 
 struct madt_lapic_addr {
@@ -100,6 +109,7 @@ struct madt_x2apic {
 static const u8 minlen[] = {
 	[MADT_LAPIC] = sizeof(struct madt_lapic),
 	[MADT_IOAPIC] = sizeof(struct madt_ioapic),
+	[MADT_ISO] = sizeof(struct madt_iso),
 	[MADT_LAPIC_ADDR] = sizeof(struct madt_lapic_addr),
 	[MADT_X2APIC] = sizeof(struct madt_x2apic),
 };
@@ -269,10 +279,40 @@ madt_parse(const struct madt *m)
 }
 // >>madt
 
+static const struct madt *madt;        // the table madt_parse() checked
+
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+// <<isa-irq
+// The global system interrupt that ISA IRQ irq drives, and its polarity
+// and trigger mode (ACPI_POL_* | ACPI_TRIG_*).  An ISA IRQ drives the GSI
+// of its own number, edge-triggered and active high as the ISA bus
+// signals, unless an Interrupt Source Override says otherwise (5.2.12.5;
+// QEMU lists one for IRQ 0, the PIT, which drives GSI 2, and others for
+// the PCI interrupts it puts on ISA numbers).  madt_parse() has checked
+// every entry, so this walk needs no checks of its own.
+u32
+acpi_isa_gsi(int irq, u32 *flags)
+{
+	const u8 *p = (const u8 *)(madt + 1), *end = (const u8 *)madt + madt->h.length;
+
+	for (; p < end; p += p[1]) {
+		const struct madt_iso *e = (const void *)p;
+		if (p[0] == MADT_ISO && e->bus == 0 && e->source == irq) {
+			*flags = e->flags;
+			return e->gsi;
+		}
+	}
+	*flags = ACPI_POL_BUS | ACPI_TRIG_BUS;
+	return irq;
+}
+// >>isa-irq
+#endif
+
 void
 acpi_init(const struct hvm_start_info *si)
 {
-	madt_parse(madt_find(rsdp_find(si)));
+	madt = madt_find(rsdp_find(si));
+	madt_parse(madt);
 
 	if (machine.ncpu == 0)
 		panic("acpi: MADT lists no usable CPU");

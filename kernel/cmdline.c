@@ -78,3 +78,24 @@ cmdline_has(const char *flag)
 {
 	return cmdline_get(flag) != NULL;
 }
+
+// The number key= gives, from lo to hi, or dflt if the line does not
+// name key.  A value that is not a decimal number in range is a panic
+// before "kit: ready", saying which key and range.
+u64
+cmdline_num(const char *key, u64 dflt, u64 lo, u64 hi)
+{
+	const char *v = cmdline_get(key);
+
+	if (v == NULL)
+		return dflt;
+	u64 n = 0;
+	bool ok = *v != '\0';
+	for (const char *p = v; ok && *p != '\0'; p++) {
+		ok = *p >= '0' && *p <= '9' && n <= hi;
+		n = n * 10 + (*p - '0');
+	}
+	if (!ok || n < lo || n > hi)
+		panic("bad %s '%s' (%s=<number> from %lu to %lu)", key, v, key, lo, hi);
+	return n;
+}

@@ -34,6 +34,13 @@ const char  *cmdline_arg(const struct cmdline *c, const char *key);
 void         cmdline_init(const char *s);
 const char  *cmdline_get(const char *key);
 bool         cmdline_has(const char *flag);
+u64          cmdline_num(const char *key, u64 dflt, u64 lo, u64 hi);
+
+// console.c
+void        console_init(void);
+void        console_start(void);
+void        console_intr(void);
+const char *test_console(void);
 
 // crash.c
 _Noreturn void crash(const char *kind);
@@ -46,6 +53,14 @@ enum idle_policy {
 
 enum idle_policy idle_policy(const char *name);
 _Noreturn void   idle(enum idle_policy policy);
+void             idle_set(enum idle_policy policy);
+
+// ioapic.c
+bool        ioapic_init(void);
+void        ioapic_route(u32 gsi, u32 vector, u32 apicid, u32 flags);
+u32         ioapic_route_isa(int irq, u32 vector, u32 apicid);
+u32         ioapic_entry(u32 gsi);
+const char *test_ioapic(void);
 
 // lapic.c
 #define ICR_INIT    0x00000500  // delivery mode INIT (SDM Vol. 3A 10.6.1)
@@ -62,6 +77,10 @@ void lapic_send(u32 apicid, u32 vector);
 void lapic_timer_periodic(u32 vector, u64 hz);
 void lapic_timer_oneshot(u32 vector, u64 ticks);
 void lapic_timer_stop(void);
+
+// lateness.c
+void lateness_init(void);
+void lateness_start(void);
 
 // locktest.c
 void        locktest_init(void);
@@ -145,5 +164,7 @@ void udelay(u64 us);
 // uart.c
 void uart_init(void);
 void uart_putc(char c);
+void uart_rx_enable(void);
+int  uart_getc(void);
 
 #endif

@@ -8,17 +8,19 @@
 // Before the sched stage the idle loop is all a CPU does after its work.
 // From sched on, it is each core's idle thread (sched.h), which runs when
 // no thread is ready; the policy says how it waits: spin (the default in
-// sched, as Toro did) or hlt.
+// sched, as Toro did) or hlt (the default again from idle on).  From idle
+// on the console changes the policy at run time (idle_set).
 
 #include "types.h"
 #include "defs.h"
 #include "cpu.h"
 #include "sched.h"
 #include "stats.h"
+#include "trap.h"
 #include "x86.h"
 
 // The default: halt, but in the scheduler's first stage spin, as Toro did.
-#if KIT_STAGE_LEVEL >= STAGE_SCHED
+#if KIT_STAGE_LEVEL >= STAGE_SCHED && KIT_STAGE_LEVEL < STAGE_IDLE
 #define IDLE_DEFAULT IDLE_SPIN
 #else
 #define IDLE_DEFAULT IDLE_HLT
@@ -147,6 +149,9 @@ idle_until(struct thread *t)
 		schedule();             // back when no thread is ready
 		if (t != NULL && thread_reap(t))
 			return;
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+		timer_sync();           // the tick changed at run time: reprogram it here
+#endif
 		if (sched_policy == IDLE_SPIN)
 			idle_spin(c);
 		else
@@ -154,6 +159,28 @@ idle_until(struct thread *t)
 	}
 }
 // >>idle-sched
+
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+// <<idle-set
+// The policy at run time (console.c).  idle_until() reads sched_policy
+// afresh on each pass (it calls out of this file in between, so the
+// compiler cannot keep it in a register), so a spinning core switches on
+// its next pass; but a halted core makes no pass until an interrupt, and
+// tickless with nothing to wait for, none may come.  So each other core
+// gets an IPI, which ends its halt; it finds no message, and goes round
+// by the new policy.
+void
+idle_set(enum idle_policy policy)
+{
+	__atomic_store_n(&sched_policy, policy, __ATOMIC_SEQ_CST);
+	for (int c = 0; c < ncpu; c++)
+		if (c != cpunum()) {
+			lapic_send(cpus[c].apicid, T_IPI);
+			mystats()->ipis_sent++;
+		}
+}
+// >>idle-set
+#endif
 
 // Every CPU runs its scheduler, and the apps start: the APs' idle threads
 // start in sched_start(), and this one's here.
@@ -163,6 +190,10 @@ idle(enum idle_policy policy)
 	(void)policy;                   // sched_init() took it
 	sched_start();
 	sleepers_start();
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	lateness_start();
+	console_start();                // its thread lives on this core, where the UART interrupts
+#endif
 	idle_until(NULL);
 	panic("idle: the idle thread returned");
 }

@@ -52,6 +52,10 @@ kmain(struct hvm_start_info *si)
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
 	sched_init(policy);             // tick=, app=sleepers; this core's scheduler
 #endif
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	ioapic_init();                  // every pin masked
+	console_init();                 // but COM1's: typed lines interrupt this core
+#endif
 	if (cmdline_has("crash"))
 		crash(cmdline_get("crash"));
 	if (cmdline_has("test"))

@@ -181,6 +181,9 @@ sched_init(enum idle_policy policy)
 	sched_cpu_init();
 	timer_init();
 	sleepers_init();
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	lateness_init();
+#endif
 	kprintf("sched: idle=%s\n", policy == IDLE_SPIN ? "spin" : "hlt");
 }
 

@@ -23,6 +23,7 @@
 #define KIT_SCHED_H
 
 #include "types.h"
+#include "stage.h"
 #include "spinlock.h"
 #include "stats.h"
 
@@ -113,6 +114,7 @@ void           thread_tail(struct thread *prev);
 void           thread_deliver(struct sched *s, struct thread *t);
 
 // timer.c
+#define TICK_MAX_HZ    10000    // tick=<Hz>: from 1 to this
 void           timer_init(void);
 void           timer_start(void);
 void           timer_add(struct timerq *q, struct timer *tm);
@@ -121,6 +123,11 @@ void           timer_arm(struct timerq *q);
 void           timer_irq(void);
 u64            ms_to_tsc(u64 ms);
 u64            us_to_tsc(u64 us);
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+long           timer_set(const char *v);
+u64            timer_hz(void);
+void           timer_sync(void);
+#endif
 
 // idle.c
 void           idle_until(struct thread *t);

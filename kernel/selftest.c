@@ -197,7 +197,8 @@ test_tsc(void)
 }
 
 // The IDT the CPU uses, read back through sidt: interrupt gates to the
-// stubs of vectors 0-31, and no gate above but the APIC's (sched).
+// stubs of vectors 0-31, and no gate above but the APIC's (sched) and
+// COM1's (idle).
 static const char *
 test_idt(void)
 {
@@ -213,6 +214,9 @@ test_idt(void)
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
 		want = v == T_IPI ? irqvectors[0] : v == T_TIMER ? irqvectors[1] :
 		    v == T_SPURIOUS ? irqvectors[2] : want;
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+		want = v == T_UART ? irqvectors[3] : want;
 #endif
 		if (want == 0) {
 			if (g[v].attr != 0)
@@ -271,6 +275,10 @@ static const struct {
 	{ "sleep", test_sleep },
 	{ "remote", test_remote },
 	{ "pingpong", test_pingpong },
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	{ "ioapic", test_ioapic },
+	{ "console", test_console },
 #endif
 };
 

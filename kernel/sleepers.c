@@ -1,6 +1,7 @@
 // sleepers.c: lesson 04's app, threads that sleep most of the time.
 //
-//   app=sleepers
+//   app=sleepers            periods of 10, 25 and 50 ms
+//   app=sleepers sleep=<ms>   every sleeper's period <ms> (1 to 60000)
 //
 // After "kit: ready" each core gets NSLEEPER threads, created from the
 // boot CPU (on the others by message).  Each loops: sleep its period, do
@@ -18,7 +19,7 @@
 #define NSLEEPER 3
 #define WORK     20000          // iterations of busy work a wake-up
 
-static const u64 period_ms[NSLEEPER] = { 10, 25, 50 };
+static u64 period_ms[NSLEEPER] = { 10, 25, 50 };
 
 static bool on;                 // app=sleepers
 
@@ -35,6 +36,11 @@ sleepers_init(void)
 	const char *a = cmdline_get("app");
 
 	on = a != NULL && strcmp(a, "sleepers") == 0;
+	if (on && cmdline_has("sleep")) {
+		u64 ms = cmdline_num("sleep", 0, 1, 60000);
+		for (int i = 0; i < NSLEEPER; i++)
+			period_ms[i] = ms;
+	}
 }
 
 // <<sleeper

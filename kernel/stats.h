@@ -47,7 +47,8 @@
 	X(timer_irqs)     /* sched: LAPIC timer interrupts taken */ \
 	X(ipis_sent)      /* sched: wake-up IPIs this CPU sent */ \
 	X(ipis_received)  /* sched: wake-up IPIs this CPU took */ \
-	X(wakeups)        /* sched: blocked threads this CPU made ready */
+	X(wakeups)        /* sched: blocked threads this CPU made ready */ \
+	X(uart_irqs)      /* idle: COM1 receive interrupts taken */
 
 struct cpustats {
 #define X(name) u64 name;

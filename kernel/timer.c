@@ -1,10 +1,15 @@
 // timer.c: each core's timer queue, and its LAPIC timer.
 //
-//   tick=<Hz>     a periodic interrupt, <Hz> times a second (default 100;
-//                 tick=periodic is the default too)
+//   tick=<Hz>     a periodic interrupt, <Hz> times a second (tick=periodic
+//                 is 100 Hz, the default in the sched stage)
 //   tick=none     tickless (also tick=tickless): a one-shot interrupt at
 //                 the earliest deadline, armed by the idle loop before it
-//                 waits, and nothing armed when no deadline waits
+//                 waits, and nothing armed when no deadline waits; the
+//                 default from the idle stage on
+//
+// From the idle stage on the console changes the tick at run time
+// (timer_set): each core reprograms its own LAPIC timer, on its next
+// idle pass (timer_sync).
 //
 // Deadlines are TSC values, on the core of the thread that waits.  The
 // queue is a list sorted by deadline, earliest first: a core has a few
@@ -27,10 +32,16 @@
 #include "trap.h"
 #include "x86.h"
 
-#define DEFAULT_HZ 100
-#define MAX_HZ     10000
+#define PERIODIC_HZ 100          // tick=periodic
 
-static u64 tick_hz = DEFAULT_HZ;        // 0: tickless
+// The default: tickless, but in the scheduler's first stage a 100 Hz tick.
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+#define DEFAULT_HZ 0
+#else
+#define DEFAULT_HZ PERIODIC_HZ
+#endif
+
+static volatile u64 tick_hz = DEFAULT_HZ;       // 0: tickless
 
 u64
 ms_to_tsc(u64 ms)
@@ -44,6 +55,22 @@ us_to_tsc(u64 us)
 	return us * kit_stats.tsc_hz / 1000000;
 }
 
+// A tick setting: "periodic", "none" or "tickless", or a rate in Hz from
+// 1 to TICK_MAX_HZ.  Returns the rate, 0 for tickless, or -1 if v is none of
+// these.
+static long
+tick_parse(const char *v)
+{
+	if (strcmp(v, "periodic") == 0)
+		return PERIODIC_HZ;
+	if (strcmp(v, "none") == 0 || strcmp(v, "tickless") == 0)
+		return 0;
+	u64 hz = 0;
+	for (const char *p = v; *p != '\0' && hz <= TICK_MAX_HZ; p++)
+		hz = *p >= '0' && *p <= '9' ? hz * 10 + (*p - '0') : TICK_MAX_HZ + 1;
+	return hz == 0 || hz > TICK_MAX_HZ ? -1 : (long)hz;
+}
+
 // Read tick= before "kit: ready", so a mistake is a panic before the host
 // starts to measure.
 void
@@ -53,16 +80,12 @@ timer_init(void)
 
 	if (lapic_timer_hz == 0 || kit_stats.tsc_hz == 0)
 		panic("timer: the TSC or LAPIC timer rate is unknown");
-	if (v == NULL || strcmp(v, "periodic") == 0) {
+	if (v == NULL) {
 		tick_hz = DEFAULT_HZ;
-	} else if (strcmp(v, "none") == 0 || strcmp(v, "tickless") == 0) {
-		tick_hz = 0;
 	} else {
-		u64 hz = 0;
-		for (const char *p = v; *p != '\0' && hz <= MAX_HZ; p++)
-			hz = *p >= '0' && *p <= '9' ? hz * 10 + (*p - '0') : MAX_HZ + 1;
-		if (hz == 0 || hz > MAX_HZ)
-			panic("bad tick '%s' (tick=<Hz> from 1 to %d, or tick=none)", v, MAX_HZ);
+		long hz = tick_parse(v);
+		if (hz < 0)
+			panic("bad tick '%s' (tick=<Hz> from 1 to %d, or tick=none)", v, TICK_MAX_HZ);
 		tick_hz = hz;
 	}
 	if (tick_hz != 0)
@@ -83,6 +106,64 @@ timer_start(void)
 		lapic_timer_stop();
 }
 // >>timer-start
+
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+// <<timer-set
+// The tick at run time (console.c).  Only a core can program its own
+// LAPIC timer (every CPU's APIC answers at the same address, lapic.c), so
+// the setting is a value and a generation: the caller stores the value,
+// bumps the generation and sends each other core an IPI, which ends a
+// halt; each core, on its next idle pass, sees a generation it has not
+// run by and restarts its timer (timer_sync).  The value is stored before
+// the generation, and read after it, so a core that sees the new
+// generation reads the new value or a newer one, whose own generation
+// makes it look once more.
+static volatile u32 tick_gen;           // bumped at each change
+static u32 tick_seen[NCPU_MAX];         // the generation core n's timer runs by; only n writes it
+
+// Set the tick from v (as tick=); returns the new rate, 0 for tickless,
+// or -1, and nothing changes, if v is no setting.
+long
+timer_set(const char *v)
+{
+	long hz = tick_parse(v);
+
+	if (hz < 0)
+		return -1;
+	tick_hz = hz;
+	__atomic_add_fetch(&tick_gen, 1, __ATOMIC_SEQ_CST);
+	for (int c = 0; c < ncpu; c++)
+		if (c != cpunum()) {
+			lapic_send(cpus[c].apicid, T_IPI);
+			mystats()->ipis_sent++;
+		}
+	return hz;
+}
+
+// The rate now, 0 for tickless.
+u64
+timer_hz(void)
+{
+	return tick_hz;
+}
+
+// On each pass of the idle loop, with interrupts off: restart this core's
+// timer if the setting changed.  The one-shot armed before, if any, is
+// stopped with a periodic tick (timer_start) and forgotten either way, so
+// that tickless re-arms from scratch (timer_arm).
+void
+timer_sync(void)
+{
+	u32 g = __atomic_load_n(&tick_gen, __ATOMIC_SEQ_CST);
+
+	if (tick_seen[cpunum()] == g)
+		return;
+	tick_seen[cpunum()] = g;
+	timer_start();
+	mysched()->timers.armed = 0;
+}
+// >>timer-set
+#endif
 
 // <<timerq
 // Insert tm after every deadline not later than its own: equal deadlines

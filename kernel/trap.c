@@ -7,19 +7,23 @@
 // returning resumes the program, and the self-test uses it to check the
 // whole round trip through the IDT, vectors.S and iretq.
 //
-// Gates exist for vectors 0-31 only, and from the sched stage on for the
-// local APIC's three vectors (trap.h).  A vector without a present gate
-// raises #NP with the vector in the error code (SDM Vol. 3A 6.13 Error
-// Code), so even a stray interrupt is reported.
+// Gates exist for vectors 0-31 only, from the sched stage on for the
+// local APIC's three vectors, and from idle on for COM1's (trap.h).  A
+// vector without a present gate raises #NP with the vector in the error
+// code (SDM Vol. 3A 6.13 Error Code), so even a stray interrupt is
+// reported.
 //
 // Interrupts (sched): EFLAGS.IF is 1 only inside the idle loop's waits
 // (idle.c); every other path, threads included, runs with IF = 0.  So an
 // interrupt handler only ever interrupts the idle loop between two of
 // its passes, never a thread or a half-updated queue, and the handlers
 // do no more than count, note, and acknowledge: the idle loop's next pass
-// does the work (sched.c).  An interrupt that comes while IF = 0 waits in
-// the APIC's IRR until the next wait (SDM Vol. 3A 10.8.4); two of the same
-// vector meanwhile are one.
+// does the work (sched.c).  The UART's handler (idle) also takes the
+// bytes out of the UART, and may make a thread of its own core ready,
+// which the idle thread it interrupted runs at its next schedule().  An
+// interrupt that comes while IF = 0 waits in the APIC's IRR until the
+// next wait (SDM Vol. 3A 10.8.4); two of the same vector meanwhile are
+// one.
 
 #include "types.h"
 #include "defs.h"
@@ -81,7 +85,11 @@ trap_init(void)
 	for (int v = 0; v < NEXC; v++)
 		setgate(v, vectors[v]);
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	static const int irqs[NIRQ] = { T_IPI, T_TIMER, T_SPURIOUS, T_UART };
+#else
 	static const int irqs[NIRQ] = { T_IPI, T_TIMER, T_SPURIOUS };
+#endif
 	for (int i = 0; i < NIRQ; i++)
 		setgate(irqs[i], irqvectors[i]);
 #endif
@@ -115,6 +123,11 @@ irq(u64 v)
 	if (v == T_TIMER) {
 		st->timer_irqs++;
 		timer_irq();            // a one-shot is spent: the idle loop re-arms
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	} else if (v == T_UART) {
+		st->uart_irqs++;
+		console_intr();         // the bytes typed; a whole line wakes the console
+#endif
 	} else {
 		st->ipis_received++;    // the message is in the inbox already
 	}

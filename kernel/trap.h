@@ -20,7 +20,21 @@
 #define T_IPI      0x30 // wake-up and message IPI between cores
 #define T_TIMER    0x40 // LAPIC timer: the periodic tick or a one-shot deadline
 #define T_SPURIOUS 0xff // spurious interrupt: no EOI (10.9)
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+// <<t-uart
+// A device's vector (idle): COM1's receive interrupt, through the I/O
+// APIC (ioapic.c).  Class 5, above the timer and the IPI: a byte left
+// waiting can be lost, when the UART's 16-byte FIFO overruns, while a
+// late tick or IPI loses nothing (both of the same vector pending are
+// one, and the IPI's messages wait in the inbox).  No handler runs while
+// another waits to finish (interrupt gates clear IF, and no handler sets
+// it), so the class orders only the interrupts pending together.
+#define T_UART     0x50 // COM1: received data available
+#define NIRQ 4          // irqvectors[]: T_IPI, T_TIMER, T_SPURIOUS, T_UART, in that order
+// >>t-uart
+#else
 #define NIRQ 3          // irqvectors[]: T_IPI, T_TIMER, T_SPURIOUS, in that order
+#endif
 #endif
 
 #ifndef __ASSEMBLER__          // vectors.S reads the numbers above

@@ -1,7 +1,8 @@
 // vectors.S: the entry stubs of vectors 0-31 and the common trap path.
 // From the sched stage on, also the stubs of the local APIC's three
-// vectors (trap.h); an interrupt frame has no error code, so their stubs
-// push a zero, and all of them share alltraps and its iretq.
+// vectors, and from idle on COM1's (trap.h); an interrupt frame has no
+// error code, so their stubs push a zero, and all of them share alltraps
+// and its iretq.
 //
 // On an exception in 64-bit mode the CPU aligns RSP to 16 bytes, then
 // pushes SS, RSP, RFLAGS, CS, RIP and, for some vectors, an error code
@@ -93,5 +94,8 @@ irqvectors:
 	.irp n, T_IPI, T_TIMER, T_SPURIOUS
 	stub \n
 	.endr
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	stub T_UART             // a device's, through the I/O APIC (idle)
+#endif
 // >>irqvectors
 #endif

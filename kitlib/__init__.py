@@ -10,7 +10,7 @@ On top of it: ``calibrate`` (the host's floor and ceiling), ``measure`` and
 
 from .build import Image, build, probe
 from .calibrate import Calibration, calibrate
-from .controls import IdlePanel
+from .controls import ConsolePanel, IdlePanel
 from .errors import (
     BuildError,
     GuestError,
@@ -22,7 +22,7 @@ from .errors import (
     QemuNotFound,
     TripleFault,
 )
-from .experiment import Experiment, Phase, PhaseResult, compare_idle, measure
+from .experiment import Experiment, Phase, PhaseResult, compare_idle, drive, measure
 from .locks import LockComparison, LockResult, compare_locks, jain
 from .smp import Bringup
 from .guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
@@ -33,6 +33,7 @@ from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_acc
 from .qmp import QMP, QMPError
 from .source import show
 from .vm import VM, clean_stale
+from .wakeup import Latency, LatencyComparison, compare_lateness, compare_reaction
 
 __all__ = [
     "Image", "build", "probe",
@@ -44,11 +45,12 @@ __all__ = [
     "command_line", "find_qemu", "kvm_usable", "qemu_version", "resolve_accel",
     "QMP", "QMPError",
     "VM", "clean_stale",
-    "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "measure",
-    "LivePlot", "IdlePanel", "show",
+    "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
+    "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
+    "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
 ]
 
-from . import notebook as _notebook
+from . import hosttsc, notebook as _notebook
 
 _notebook.install()

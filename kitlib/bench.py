@@ -25,6 +25,7 @@ from .paths import root
 from .qemu import qemu_version, resolve_accel
 from .smp import Bringup
 from .vm import VM
+from .wakeup import compare_lateness, compare_reaction
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,46 @@ def bench_ticks(seconds: float = 4.0, cpus: int = 2,
             "floor_total_pct": round(cal.floor_total, 3), "results": rows}
 
 
+def bench_policies(seconds: float = 4.0, cpus: int = 4) -> dict[str, object]:
+    """Host CPU of ``cpus`` cores whose threads all sleep (for a second at a time),
+    for idle=spin and idle=hlt tickless, beside the calibrated floor and ceiling."""
+    cal = calibrate(seconds=seconds, fresh=True, progress=False)
+    run = compare_idle(build("idle"), ("spin", "hlt"), cpus=cpus, append="app=sleepers sleep=1000 tick=none",
+                       seconds=seconds, show=False, progress=False)
+    out = {}
+    for policy in ("spin", "hlt"):
+        p = run[policy]
+        out[policy] = {"total_pct": round(p.total, 3), "vcpu_pct": {str(k): round(v, 3) for k, v in p.vcpu.items()},
+                       "over_floor_pct": round(p.total - cal.floor_total, 3)}
+    return {"benchmark": "policies", "stage": "idle", "cpus": cpus, "seconds": seconds,
+            "app": "sleepers sleep=1000 tick=none",
+            "floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
+            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)},
+            **out}
+
+
+def bench_lateness(sleeps: int = 500, cpus: int = 2) -> dict[str, object]:
+    """Timer-wake lateness percentiles (guest TSC) and host CPU: spin, hlt tickless,
+    hlt on a 100 Hz tick, in one run."""
+    run = compare_lateness(build("idle"), cpus=cpus, sleeps=sleeps, progress=False)
+    return {"benchmark": "lateness", "stage": "idle", "cpus": cpus, "sleeps_per_core": sleeps,
+            **run.to_dict()}
+
+
+def bench_reaction(n: int = 300, cpus: int = 2, periods_us: Sequence[int] = (10_000, 200)) -> dict[str, object]:
+    """Producer-to-consumer reaction percentiles (guest TSC) and host CPU, quiet and
+    under traffic, for spin, Toro's API and the kit's API, at each message period."""
+    cal = calibrate(fresh=True, progress=False)
+    image = build("poll")
+    runs = {str(p): compare_reaction(image, cpus=cpus, period_us=p, n=n, quiet=2.0, show=False,
+                                     progress=False).to_dict() for p in periods_us}
+    return {"benchmark": "reaction", "stage": "poll", "cpus": cpus, "messages": n,
+            "floor_total_pct": round(cal.floor_total, 3), "by_period_us": runs}
+
+
 BENCHMARKS = {"boot": bench_boot, "idle": bench_idle, "smp": bench_smp, "locks": bench_locks,
-              "ticks": bench_ticks}
+              "ticks": bench_ticks, "policies": bench_policies, "lateness": bench_lateness,
+              "reaction": bench_reaction}
 
 
 def run_bench(name: str, out: Path | None = None, **options: object) -> BenchResult:

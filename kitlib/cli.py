@@ -91,9 +91,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
-    given = {"runs": args.runs, "seconds": args.seconds}
+    given = {"runs": args.runs, "seconds": args.seconds, "sleeps": args.runs, "n": args.runs}
     takes = {"boot": "runs", "smp": "runs", "idle": "seconds", "locks": "seconds",
-             "ticks": "seconds"}[args.name]
+             "ticks": "seconds", "policies": "seconds", "lateness": "sleeps", "reaction": "n"}[args.name]
     options = {takes: given[takes]} if given[takes] is not None else {}
     print(run_bench(args.name, Path(args.out) if args.out else None, **options))
     return 0
@@ -129,9 +129,12 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_demo)
 
     n = sub.add_parser("bench", help="a benchmark, written as JSON to results/bench-<name>.json")
-    n.add_argument("name", choices=("boot", "idle", "smp", "locks", "ticks"))
-    n.add_argument("--runs", type=int, default=None, help="boot, smp: runs of each (default 9, 3)")
-    n.add_argument("--seconds", type=float, default=None, help="idle, locks, ticks: seconds a phase (default 5, 2, 4)")
+    n.add_argument("name", choices=("boot", "idle", "smp", "locks", "ticks", "policies", "lateness", "reaction"))
+    n.add_argument("--runs", type=int, default=None,
+                   help="boot, smp: runs of each (default 9, 3); lateness: sleeps a core (500); "
+                        "reaction: messages a setup (300)")
+    n.add_argument("--seconds", type=float, default=None,
+                   help="idle, locks, ticks, policies: seconds a phase (default 5, 2, 4, 4)")
     n.add_argument("--out", default=None)
     n.set_defaults(func=_bench)
     return p

@@ -4,30 +4,29 @@ the code."""
 
 from __future__ import annotations
 
+import html
 import threading
 
 import ipywidgets as widgets
 
 from .build import Image
+from .errors import KitError
 from .hostcpu import Sampler
 from .plot import LivePlot
 from .vm import VM
 
 
-class IdlePanel:
-    """Boot the kernel with an idle policy, watch it, stop it, boot another:
-    every run lands on one live plot with one time axis."""
+class _Panel:
+    """What every panel has: one VM at a time, a sampler, a live plot on one
+    time axis, Boot and Stop buttons and a status line."""
 
-    def __init__(self, image: Image, *, policies: tuple[str, ...] = ("spin", "hlt"), cpus: int = 1,
-                 floor: float | None = None, ceiling: float | None = None, hz: float = 10.0) -> None:
+    def __init__(self, image: Image, plot: LivePlot, hz: float) -> None:
         self.image = image
-        self.cpus = cpus
-        self.plot = LivePlot(f"{image.stage}: live", cpus, floor=floor, ceiling=ceiling)
+        self.plot = plot
         self.sampler = Sampler(hz)
         self.sampler.subscribe(self.plot)
         self.vm: VM | None = None
         self._lock = threading.Lock()
-        self.policy = widgets.ToggleButtons(options=policies, description="idle=")
         self.boot_button = widgets.Button(description="Boot", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
                                           disabled=True)
@@ -35,26 +34,26 @@ class IdlePanel:
         self.boot_button.on_click(lambda _: self._guard(self.boot))
         self.stop_button.on_click(lambda _: self._guard(self.stop))
 
-    def boot(self, policy: str | None = None) -> VM:
-        """Stop any running VM, then boot one with ``idle=<policy>`` and watch it."""
-        policy = policy or self.policy.value
-        with self._lock:
-            self._stop_locked()
-            if not self.sampler.running:
-                self.sampler.start()
-            self.status.value = f"booting with idle={policy}…"
-            vm = VM(self.image, cpus=self.cpus, append=f"idle={policy}").start()
-            try:
-                vm.wait_ready()
-            except Exception:
-                vm.stop()
-                self.status.value = "boot failed"
-                raise
-            self.vm = vm
-            self.sampler.watch(vm, f"idle={policy}")
-            self.status.value = f"running with idle={policy}"
-            self.boot_button.disabled, self.stop_button.disabled = False, False
-            return vm
+    def boot(self) -> VM:
+        raise NotImplementedError
+
+    def _boot_locked(self, cpus: int, append: str, phase: str) -> VM:
+        """Stop any running VM, boot a new one, wait for it and watch it."""
+        self._stop_locked()
+        if not self.sampler.running:
+            self.sampler.start()
+        self.status.value = f"booting {html.escape(append or self.image.stage)}…"
+        vm = VM(self.image, cpus=cpus, append=append).start()
+        try:
+            vm.wait_ready()
+        except Exception:
+            vm.stop()
+            self.status.value = "boot failed"
+            raise
+        self.vm = vm
+        self.sampler.watch(vm, phase)
+        self.stop_button.disabled = False
+        return vm
 
     def stop(self) -> None:
         """Stop the running VM; the plot keeps what it has drawn."""
@@ -78,11 +77,87 @@ class IdlePanel:
         try:
             action()
         except Exception as e:              # a click has no cell to raise into: show it
-            self.status.value = f"<b>{type(e).__name__}</b>: {e}"
+            self.status.value = f"<b>{type(e).__name__}</b>: {html.escape(str(e))}"
+
+    def _controls(self) -> list[widgets.Widget]:
+        return [widgets.HBox([self.boot_button, self.stop_button]), self.status]
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(widgets.VBox([widgets.HBox([self.policy, self.boot_button, self.stop_button]),
-                              self.status]))
+        display(widgets.VBox(self._controls()))
         display(self.plot)
+
+
+class IdlePanel(_Panel):
+    """Boot the kernel with an idle policy, watch it, stop it, boot another:
+    every run lands on one live plot with one time axis."""
+
+    def __init__(self, image: Image, *, policies: tuple[str, ...] = ("spin", "hlt"), cpus: int = 1,
+                 floor: float | None = None, ceiling: float | None = None, hz: float = 10.0) -> None:
+        super().__init__(image, LivePlot(f"{image.stage}: live", cpus, floor=floor, ceiling=ceiling), hz)
+        self.cpus = cpus
+        self.policy = widgets.ToggleButtons(options=policies, description="idle=")
+
+    def boot(self, policy: str | None = None) -> VM:
+        """Stop any running VM, then boot one with ``idle=<policy>`` and watch it."""
+        policy = policy or self.policy.value
+        with self._lock:
+            vm = self._boot_locked(self.cpus, f"idle={policy}", f"idle={policy}")
+            self.status.value = f"running with idle={policy}"
+            return vm
+
+    def _controls(self) -> list[widgets.Widget]:
+        return [widgets.HBox([self.policy, self.boot_button, self.stop_button]), self.status]
+
+
+class ConsolePanel(_Panel):
+    """Boot the kernel once, then steer it by its console (stage idle on): the
+    idle policy and the tick change on the running VM, and the live plot
+    climbs or falls without a reboot.  Each change starts a phase named by
+    the command, as :func:`kitlib.drive` does in code."""
+
+    def __init__(self, image: Image, *, cpus: int = 2, append: str = "", floor: float | None = None,
+                 ceiling: float | None = None, hz: float = 10.0,
+                 ticks: tuple[str, ...] = ("none", "100", "250", "1000")) -> None:
+        plot = LivePlot(f"{image.stage}, {cpus} vCPUs: live", cpus, floor=floor, ceiling=ceiling,
+                        guest="timer_irqs")
+        super().__init__(image, plot, hz)
+        self.cpus = cpus
+        self.append = append
+        self.idle = widgets.ToggleButtons(options=("spin", "hlt"), value=None, description="idle",
+                                          disabled=True)
+        self.tick = widgets.ToggleButtons(options=ticks, value=None, description="tick", disabled=True)
+        for knob in (self.idle, self.tick):
+            knob.observe(self._on_knob, names="value")
+
+    def boot(self) -> VM:
+        """Stop any running VM, boot a new one and watch it."""
+        with self._lock:
+            vm = self._boot_locked(self.cpus, self.append, f"boot: {self.append}" if self.append else "boot")
+            self.status.value = "running: pick an idle policy or a tick"
+            self.idle.disabled = self.tick.disabled = False
+            return vm
+
+    def command(self, line: str) -> str:
+        """Type ``line`` on the running VM's console; the plot's next phase is named by it."""
+        with self._lock:
+            if self.vm is None:
+                raise KitError("boot first: there is no VM to type to")
+            answer = self.vm.command(line)
+            self.sampler.watch(self.vm, line)
+            self.status.value = f"the guest answered: <code>{html.escape(answer)}</code>"
+            return answer
+
+    def stop(self) -> None:
+        super().stop()
+        self.idle.disabled = self.tick.disabled = True
+        self.idle.value = self.tick.value = None
+
+    def _on_knob(self, change: dict) -> None:
+        if change["new"] is not None:
+            word = "idle" if change["owner"] is self.idle else "tick"
+            self._guard(lambda: self.command(f"{word} {change['new']}"))
+
+    def _controls(self) -> list[widgets.Widget]:
+        return [widgets.HBox([self.boot_button, self.stop_button]), self.idle, self.tick, self.status]

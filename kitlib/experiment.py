@@ -219,3 +219,48 @@ def compare_idle(image: Image, policies: Sequence[str] = ("spin", "hlt"), *, cpu
     phases = [Phase(p, image, f"idle={p} {append}".strip(), cpus) for p in policies]
     return measure(title, phases, seconds=seconds, settle=settle, plot=plot, floor=floor,
                    ceiling=ceiling, progress=progress)
+
+
+def drive(image: Image, commands: Sequence[str], *, cpus: int = 1, append: str = "",
+          seconds: float = 4.0, settle: float = 0.5, hz: float = 10.0, floor: float | None = None,
+          ceiling: float | None = None, guest: str = "halted", show: bool = True,
+          progress: bool = True) -> Experiment:
+    """Boot ``image`` once and type ``commands`` on its console one after another
+    (``"idle hlt"``, ``"tick 1000"``), measuring ``settle + seconds`` after each.
+
+    One VM, one time axis: each phase is named by the command that started
+    it, the first by the boot command line.  The kernel must listen on its
+    console (stage idle on); a command it refuses is a KitError.
+    """
+    labels = [f"boot: {append}" if append else "boot"]
+    for c in commands:
+        label, k = c, 2
+        while label in labels:
+            label, k = f"{c} ({k})", k + 1
+        labels.append(label)
+    title = f"{image.stage}, {cpus} vCPU{'s' if cpus > 1 else ''}: " + " -> ".join(labels)
+    plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest)
+    if show and plot.live:
+        from IPython.display import display
+
+        display(plot)
+    skip = round(settle * hz)
+    with Sampler(hz) as sampler:
+        sampler.subscribe(plot)
+        with VM(image, cpus=cpus, append=append) as vm:
+            vm.wait_ready()
+            for i, label in enumerate(labels):
+                if i > 0:
+                    answer = vm.command(commands[i - 1])
+                    if progress:
+                        print(f"typed {commands[i - 1]!r}, the guest answered {answer!r}", flush=True)
+                elif progress:
+                    print(f"booted {image.stage} {append or '(default command line)'}, "
+                          f"measuring {seconds:g} s a step", flush=True)
+                sampler.watch(vm, label)
+                time.sleep(settle + seconds)
+            sampler.unwatch()
+        results = tuple(summarise(label, cpus, sampler.phase_samples(label), skip) for label in labels)
+        samples = tuple(sampler.samples)
+    plot.finish()
+    return Experiment(title, results, samples, floor, ceiling)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import KitError
+from .hosttsc import read_tsc
 
 __all__ = ["StatsBlock", "StatsSnapshot", "halted_fraction", "idle_rate", "MAGIC"]
 
@@ -53,6 +54,7 @@ class StatsSnapshot:
     cpus: tuple[dict[str, int], ...] = ()
     valid: bool = False
     fields: tuple[str, ...] = field(default=(), compare=False)
+    guest_tsc: int = 0          # the guest's TSC at the read, from the host's (hosttsc.py); 0: unknown
 
     @property
     def ncpu(self) -> int:
@@ -78,6 +80,7 @@ class StatsBlock:
         self._mm: mmap.mmap | None = None
         self._base = 0          # offset of the block inside the mapping
         self._closed = False
+        self._offset: int | None = None    # guest TSC - host TSC, a lower bound (_guest_tsc_locked)
 
     def _open_locked(self) -> bool:
         if self._mm is not None:
@@ -112,7 +115,9 @@ class StatsBlock:
             if not self._open_locked():
                 return StatsSnapshot(host_time=t0)
             snap = self._read_locked()
+            host_tsc = read_tsc()
             t1 = time.monotonic()
+            guest_tsc = self._guest_tsc_locked(host_tsc, snap[1], snap[2]) if snap[3] else 0
         return StatsSnapshot(
             host_time=(t0 + t1) / 2,
             tsc_hz=snap[0],
@@ -120,7 +125,26 @@ class StatsBlock:
             cpus=snap[2],
             valid=snap[3],
             fields=snap[4],
+            guest_tsc=guest_tsc,
         )
+
+    def _guest_tsc_locked(self, host_tsc: int | None, ready_tsc: int,
+                          cpus: tuple[dict[str, int], ...]) -> int:
+        """The guest's TSC now: the host's plus the offset between them.
+
+        Every stamp in the block was taken before this read, so each gives
+        offset >= stamp - host_tsc; the largest such bound so far is the
+        estimate.  It only grows, and it is tight as soon as a stamp is
+        read just after it was taken (a spinning CPU's last_tsc, or a halt
+        that has just begun).
+        """
+        if host_tsc is None:
+            return 0
+        stamps = [ready_tsc] + [c.get(k, 0) for c in cpus for k in ("last_tsc", "halt_since")]
+        bound = max(stamps) - host_tsc
+        if self._offset is None or bound > self._offset:
+            self._offset = bound
+        return host_tsc + self._offset
 
     def _read_locked(self) -> tuple[int, int, tuple[dict[str, int], ...], bool, tuple[str, ...]]:
         mm = self._mm
@@ -188,7 +212,11 @@ class StatsBlock:
 
 
 def _guest_now(snap: StatsSnapshot, ready_time: float) -> float:
-    """The guest's TSC at ``snap.host_time``, anchored at the 'kit: ready' line."""
+    """The guest's TSC at the read: from the host's TSC where it can be read,
+    else from the guest's rate, anchored at the 'kit: ready' line (which
+    drifts by the rate's error)."""
+    if snap.guest_tsc:
+        return snap.guest_tsc
     return snap.ready_tsc + snap.tsc_hz * (snap.host_time - ready_time)
 
 
@@ -212,7 +240,9 @@ def halted_fraction(a: StatsSnapshot, b: StatsSnapshot, ready_time: float | None
     dt = b.host_time - a.host_time
     if not (a.valid and b.valid) or b.tsc_hz == 0 or ready_time is None or dt <= 0:
         return [math.nan] * n
-    span = b.tsc_hz * dt
+    span = b.guest_tsc - a.guest_tsc if a.guest_tsc and b.guest_tsc else b.tsc_hz * dt
+    if span <= 0:
+        return [math.nan] * n
     out = []
     for i, cb in enumerate(b.cpus):
         if i >= len(a.cpus) or "halted_tsc" not in cb:

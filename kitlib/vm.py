@@ -198,6 +198,23 @@ class VM:
         """Type ``text`` and a newline on the guest's serial console."""
         self.send(text + "\n")
 
+    def command(self, line: str, timeout: float = 10.0) -> str:
+        """Type a console command (from stage idle on) and return the guest's answer.
+
+        The kernel answers each command with one line that starts with the
+        command's first word and a colon (``idle hlt`` -> ``idle: hlt``); an
+        unknown command or a bad argument is a KitError with the guest's words.
+        """
+        word = line.split()[0] if line.split() else ""
+        if not word:
+            raise ValueError("command() needs a command, e.g. 'idle hlt'")
+        self.sendline(line)
+        pattern = re.compile(rf"^(?:{re.escape(word)}|console): [^\n]*\n", re.M)
+        answer = self.expect(pattern, timeout=timeout, exact=False).strip()
+        if answer.startswith("console:") or " bad " in answer:
+            raise KitError(f"the guest refused {line!r}: {answer}")
+        return answer
+
     # -- waits
     def wait_ready(self, timeout: float | None = None) -> float:
         """Wait for ``kit: ready``; return seconds from spawn to it.

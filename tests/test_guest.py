@@ -92,6 +92,16 @@ class TestHaltedFraction:
         assert all(math.isnan(x) for x in halted_fraction(a, b, ready))
         assert len(halted_fraction(a, b, ready)) == len(b.cpus)
 
+    def test_the_guest_clock_read_through_the_host_tsc_wins_over_the_rate(self):
+        # the rate says 1 GHz, but the guest's TSC moved 2e9 in that second: trust the TSC
+        since = gnow(100.5)
+        a = StatsSnapshot(101.0, HZ, 5 * HZ, ({**dict.fromkeys(FIELDS, 0), "halt_since": since},),
+                          True, FIELDS, guest_tsc=gnow(101.0))
+        b = StatsSnapshot(102.0, HZ, 5 * HZ, ({**dict.fromkeys(FIELDS, 0), "halted_tsc": HZ // 2},),
+                          True, FIELDS, guest_tsc=gnow(101.0) + 2 * HZ)
+        # halted: the ongoing 0.5e9 at a ended, 0.5e9 completed by b: 0 net of 2e9 cycles
+        assert halted_fraction(a, b, READY) == pytest.approx([0.0])
+
     def test_cpu_that_appeared_later_is_nan(self):
         a = snap(101.0, [{}])
         b = snap(102.0, [{}, {}])
@@ -221,3 +231,35 @@ class TestLiveStats:
         assert cpu["halts"] == 1
         assert cpu["halt_since"] != 0
         assert halted_fraction(a, b, vm.ready_time)[0] > 0.95
+
+    def test_the_guest_clock_follows_a_spinning_cpu_without_drift(self, boot_image):
+        """The host's TSC plus the learned offset is the guest's TSC: a spinning
+        CPU's last stamp stays just behind it, seconds later too."""
+        if kitlib.hosttsc.read_tsc() is None:
+            pytest.skip("the host's TSC cannot be read here")
+        with kitlib.VM(boot_image, append="idle=spin") as vm:
+            vm.wait_ready()
+            gaps = []
+            for _ in range(6):
+                s = vm.stats()
+                gaps.append((s.guest_tsc - s.cpus[0]["last_tsc"]) / s.tsc_hz)
+                time.sleep(0.4)
+        assert all(g >= 0 for g in gaps), gaps                  # a lower bound never overtakes
+        assert max(gaps[1:]) < 0.02, gaps                       # ... and does not drift away
+
+    def test_long_halts_read_as_halted_in_every_sample(self):
+        """Cores that wake once a second: each sample, not just the mean, reads
+        halted, seconds after boot too.  (A clock that drifts from the guest's
+        misplaces the ends of halts; the drift is the guest's calibration
+        error, large on a busy host, so this passes on a quiet host either way.)"""
+        image = kitlib.build("idle")
+        with kitlib.VM(image, cpus=2, append="app=sleepers sleep=1000 idle=hlt") as vm:
+            vm.wait_ready()
+            time.sleep(3.0)
+            snaps = []
+            for _ in range(25):
+                snaps.append(vm.stats())
+                time.sleep(0.1)
+            ready = vm.ready_time
+        fractions = [halted_fraction(a, b, ready) for a, b in zip(snaps, snaps[1:])]
+        assert min(min(f) for f in fractions) > 0.8, fractions

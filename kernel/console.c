@@ -1,0 +1,236 @@
+// console.c: commands typed on the serial line, from the idle stage on.
+//
+//   idle spin | idle hlt      every core's idle policy        idle: spin
+//   tick <Hz> | tick none     every core's LAPIC timer        tick: 250 Hz, tick: none
+//   stats                     each CPU's counters, a line     stats: cpu 0 halts=...
+//                             each, then                      stats: end
+//   help                      the commands                    help: ...
+//
+// Each command is answered by lines that start with its name and a
+// colon; a line that is no command by "console: unknown command ...".
+// Nothing is echoed: the host (kitlib, through pexpect) matches replies.
+// A mistake is answered, never a panic: the host may type anything.
+//
+// A line's way in: COM1 raises ISA IRQ 4 when a byte arrives (uart.c),
+// which the I/O APIC delivers to core 0 as T_UART (ioapic.c).  Interrupts
+// are on only inside the idle thread's waits (trap.c), so the handler,
+// console_intr(), always interrupts core 0's idle thread.  It reads the
+// bytes, and when a line ends hands it to the console thread, of core 0
+// too, by unparking it; the idle thread's next schedule() runs it.  The
+// commands print with kprintf, which may wait for the console lock
+// another CPU holds: a thread may wait, a handler should not.
+//
+// Invariant: the handler and the console thread both run on core 0 with
+// interrupts off, and the handler interrupts only the idle thread, so the
+// two never overlap and the line queue needs no lock.
+
+#include "types.h"
+#include "defs.h"
+#include "acpi.h"
+#include "cpu.h"
+#include "sched.h"
+#include "stats.h"
+#include "trap.h"
+#include "x86.h"
+
+#define COM1_IRQ 4              // the PC's ISA IRQ of COM1
+#define LINEMAX  64             // bytes a line, with the NUL; the rest is cut off
+#define NLINE    4              // lines typed and not yet run
+
+static struct thread *con;      // the console thread, once it exists
+static u32 gsi;                 // the GSI of COM1's IRQ; routed only if machine.ioapic
+
+// The line queue: lines [nrun, ntyped) are complete and wait for the
+// thread, at line[n % NLINE]; the handler writes ntyped and cur, the
+// thread nrun.
+static char line[NLINE][LINEMAX];
+static u32 ntyped, nrun;
+static char cur[LINEMAX];       // the line being typed
+static int ncur;
+static u32 dropped;             // complete lines lost to a full queue
+
+void
+console_init(void)
+{
+	if (machine.ioapic == 0) {
+		kprintf("console: no I/O APIC, so no commands\n");
+		return;
+	}
+	gsi = ioapic_route_isa(COM1_IRQ, T_UART, cpus[0].apicid);
+	uart_rx_enable();
+	kprintf("console: com1 irq %d at gsi %u, vector 0x%x to cpu 0\n", COM1_IRQ, gsi, T_UART);
+}
+
+// <<console-intr
+// COM1's interrupt, on core 0's idle thread (trap.c): take every byte
+// waiting.  All of them: the pin is edge-triggered (ISA's way), so the
+// next interrupt needs the UART's line to fall first, which it does once
+// the receiver is empty (uart.c).  '\r' or '\n' ends a line (a terminal
+// sends either); an empty line is dropped, so "\r\n" is one end.
+// Backspace and DEL erase, other control bytes become '?'.
+void
+console_intr(void)
+{
+	int c;
+	bool woke = false;
+
+	while ((c = uart_getc()) >= 0) {
+		if (c == '\r' || c == '\n') {
+			if (ncur == 0)
+				continue;
+			cur[ncur] = '\0';
+			ncur = 0;
+			if (ntyped - nrun == NLINE) {
+				dropped++;
+				continue;
+			}
+			memcpy(line[ntyped % NLINE], cur, LINEMAX);
+			ntyped++;
+			woke = true;
+		} else if (c == '\b' || c == 0x7f) {
+			if (ncur > 0)
+				ncur--;
+		} else if (ncur < LINEMAX - 1) {
+			cur[ncur++] = c >= ' ' && c < 0x7f ? c : '?';
+		}
+	}
+	if (woke && con != NULL)
+		unpark(con);            // a thread of this core: made ready here (thread.c)
+}
+// >>console-intr
+
+// CPU c's record, its halt groups read whole (stats.h: retry while seq
+// is odd or moved), and an ongoing halt counted up to now.
+static void
+stats_line(int c)
+{
+	volatile struct cpustats *s = &kit_stats.cpu[c];
+	u64 seq, halts, halted, since;
+
+	do {
+		while ((seq = s->seq) & 1)
+			pause();
+		halts = s->halts;
+		halted = s->halted_tsc;
+		since = s->halt_since;
+	} while (s->seq != seq);
+	u64 now = rdtsc();
+	if (since != 0 && now > since)
+		halted += now - since;
+	kprintf("stats: cpu %d halts=%lu halted_ms=%lu ctx_switches=%lu timer_irqs=%lu "
+	    "ipis_sent=%lu ipis_received=%lu wakeups=%lu\n",
+	    c, halts, halted * 1000 / kit_stats.tsc_hz, s->ctx_switches, s->timer_irqs,
+	    s->ipis_sent, s->ipis_received, s->wakeups);
+}
+
+static void
+show_tick(void)
+{
+	u64 hz = timer_hz();
+
+	if (hz != 0)
+		kprintf("tick: %lu Hz\n", hz);
+	else
+		kprintf("tick: none\n");
+}
+
+// <<console-command
+// Run one line: its first word names the command, the rest (arg, "" if
+// none) is its argument.  A command with no argument says its setting.
+static void
+command(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *arg = s, *end = s + strlen(s), *cut = NULL;
+	while (*arg != '\0' && *arg != ' ' && *arg != '\t')
+		arg++;
+	if (*arg != '\0') {
+		cut = arg;
+		*arg++ = '\0';
+	}
+	while (*arg == ' ' || *arg == '\t')
+		arg++;
+	while (end > arg && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+
+	if (strcmp(s, "help") == 0) {
+		kprintf("help: idle spin|hlt, tick <Hz>|none, stats\n");
+	} else if (strcmp(s, "idle") == 0) {
+		if (strcmp(arg, "spin") == 0)
+			idle_set(IDLE_SPIN);
+		else if (strcmp(arg, "hlt") == 0)
+			idle_set(IDLE_HLT);
+		else if (*arg != '\0') {
+			kprintf("idle: bad policy '%s' (idle spin or idle hlt)\n", arg);
+			return;
+		}
+		kprintf("idle: %s\n", sched_policy == IDLE_SPIN ? "spin" : "hlt");
+	} else if (strcmp(s, "tick") == 0) {
+		if (*arg != '\0' && timer_set(arg) < 0) {
+			kprintf("tick: bad rate '%s' (tick <Hz> from 1 to %d, or tick none)\n",
+			    arg, TICK_MAX_HZ);
+			return;
+		}
+		show_tick();
+	} else if (strcmp(s, "stats") == 0 && *arg == '\0') {
+		for (int c = 0; c < ncpu; c++)
+			stats_line(c);
+		kprintf("stats: end\n");
+	} else {
+		if (cut != NULL && *arg != '\0')
+			*cut = ' ';             // the line as typed, for the reply
+		kprintf("console: unknown command '%s' (try help)\n", s);
+	}
+}
+// >>console-command
+
+// <<console-thread
+// The console thread: run each line typed, then park until the handler
+// has queued another.  The handler cannot run between the loop's test
+// and park() (the invariant above); if it could, its unpark would leave
+// a permit and park() would return at once (thread.c), so no line waits
+// unseen either way.
+static void
+console(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		while (nrun != ntyped) {
+			char s[LINEMAX];
+			memcpy(s, line[nrun % NLINE], LINEMAX);
+			nrun++;
+			command(s);
+		}
+		if (dropped != 0) {
+			kprintf("console: %u lines dropped (type one at a time)\n", dropped);
+			dropped = 0;
+		}
+		park();
+	}
+}
+// >>console-thread
+
+// After "kit: ready", on core 0, the core the UART interrupts: lines
+// typed before now wait in the queue, and the thread's first pass runs
+// them.
+void
+console_start(void)
+{
+	if (machine.ioapic != 0)
+		con = thread_create(0, console, NULL);
+}
+
+// The self-test: COM1's IRQ reaches the pin the MADT names, unmasked, as
+// T_UART to the boot CPU (ioapic.c checks the other pins and the rest of
+// the entry).
+const char *
+test_console(void)
+{
+	if (machine.ioapic == 0)
+		return NULL;
+	u32 e = ioapic_entry(gsi);
+	if ((e & 0xff) != T_UART || (e & 0x10000) != 0)
+		return fail("gsi %u's entry is 0x%x: not vector 0x%x, unmasked", gsi, e, T_UART);
+	return NULL;
+}

@@ -1,0 +1,118 @@
+"""Stage 'idle': hlt and tickless by default, the I/O APIC, console commands, lateness.
+
+Behaviour is judged by the guest's own counters (vm.stats()), never by how
+fast the shared host runs the guest.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+import kitlib
+
+from conftest import requires_qemu
+
+pytestmark = requires_qemu
+
+STATS_LINE = re.compile(
+    r"^stats: cpu (\d+) halts=(\d+) halted_ms=(\d+) ctx_switches=(\d+) timer_irqs=(\d+) "
+    r"ipis_sent=(\d+) ipis_received=(\d+) wakeups=(\d+)$", re.M)
+LATENESS_LINE = re.compile(
+    r"^lateness: n=(\d+) min=(\d+) p50=(\d+) p90=(\d+) p99=(\d+) max=(\d+) ns$", re.M)
+
+
+@pytest.fixture(scope="module")
+def idle() -> kitlib.Image:
+    return kitlib.build("idle")
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4])
+def test_self_tests_pass_with_the_stage_defaults(idle, cpus):
+    with kitlib.VM(idle, cpus=cpus, append="test", boot_timeout=120) as vm:
+        assert vm.wait_exit(timeout=120) == 33, vm.tail()
+    for name in ("idt", "yield", "sleep", "remote", "pingpong", "ioapic", "console"):
+        assert f"{name}: OK" in vm.console, vm.tail()
+
+
+def test_defaults_are_hlt_and_tickless_here_and_spin_at_100_hz_in_sched(idle):
+    with kitlib.VM(idle, cpus=1) as vm:
+        vm.wait_ready()
+        assert "sched: idle=hlt\n" in vm.console and "timer: tickless\n" in vm.console, vm.console
+    with kitlib.VM(kitlib.build("sched"), cpus=1) as vm:
+        vm.wait_ready()
+        assert "sched: idle=spin\n" in vm.console and "timer: tick 100 Hz\n" in vm.console, vm.console
+
+
+def reply(vm: kitlib.VM, line: str, prefix: str) -> str:
+    """Type a command; return its reply, the next console line that starts with prefix."""
+    vm.sendline(line)
+    vm.expect(re.compile(rf"^{re.escape(prefix)}.*\n", re.M), timeout=30, exact=False)
+    return vm.match.group(0).rstrip("\n")
+
+
+def over(vm: kitlib.VM, seconds: float = 0.5) -> tuple[kitlib.StatsSnapshot, kitlib.StatsSnapshot]:
+    time.sleep(0.2)                     # every core has taken the IPI and gone round
+    a = vm.stats()
+    time.sleep(seconds)
+    return a, vm.stats()
+
+
+def delta(a, b, name: str) -> list[int]:
+    return [cb[name] - ca[name] for ca, cb in zip(a.cpus, b.cpus)]
+
+
+def test_console_switches_idle_policy_and_tick_on_every_core(idle):
+    with kitlib.VM(idle, cpus=2) as vm:
+        vm.wait_ready()
+        assert reply(vm, "help", "help:") == "help: idle spin|hlt, tick <Hz>|none, stats"
+
+        vm.sendline("stats")
+        vm.expect("stats: end\n", timeout=30)
+        rows = STATS_LINE.findall(vm.before)
+        assert [int(r[0]) for r in rows] == [0, 1], vm.before
+
+        # spin: every core goes round its loop and halts no more
+        assert reply(vm, "idle spin", "idle:") == "idle: spin"
+        a, b = over(vm)
+        assert all(n > 100 for n in delta(a, b, "idle_passes")), delta(a, b, "idle_passes")
+        assert delta(a, b, "halts") == [0, 0], delta(a, b, "halts")
+
+        # hlt: every core halts, the halted one at once (the IPI woke it to re-read)
+        assert reply(vm, "idle hlt", "idle:") == "idle: hlt"
+        a, b = over(vm)
+        fractions = kitlib.halted_fraction(a, b, vm.ready_time)
+        assert all(f > 0.5 for f in fractions), fractions
+        assert all(h > 0 or c["halt_since"] != 0 for h, c in zip(delta(a, b, "halts"), b.cpus))
+
+        # a periodic tick on every core, then none at all: no thread sleeps
+        assert reply(vm, "tick 250", "tick:") == "tick: 250 Hz"
+        a, b = over(vm)
+        assert all(n > 0 for n in delta(a, b, "timer_irqs")), delta(a, b, "timer_irqs")
+        assert reply(vm, "tick none", "tick:") == "tick: none"
+        a, b = over(vm)
+        assert delta(a, b, "timer_irqs") == [0, 0], delta(a, b, "timer_irqs")
+
+        # mistakes are answered, never a panic
+        assert reply(vm, "tick fast", "tick:") == \
+            "tick: bad rate 'fast' (tick <Hz> from 1 to 10000, or tick none)"
+        assert reply(vm, "tick 0", "tick:").startswith("tick: bad rate '0'")
+        assert reply(vm, "idle nap", "idle:").startswith("idle: bad policy 'nap'")
+        assert reply(vm, "xyz", "console:") == "console: unknown command 'xyz' (try help)"
+        assert reply(vm, "help", "help:").startswith("help:")        # still listening
+        assert vm.panic is None
+        assert b.cpus[0]["uart_irqs"] > 0 and all(c["uart_irqs"] == 0 for c in b.cpus[1:])
+
+
+@pytest.mark.parametrize("append", ["idle=spin", "idle=hlt"])
+def test_lateness_line_is_well_formed(idle, append):
+    with kitlib.VM(idle, cpus=2, append=f"app=lateness sleeps=200 {append}") as vm:
+        vm.wait_ready()
+        vm.expect(LATENESS_LINE, timeout=60, exact=False)
+        n, lo, p50, p90, p99, hi = map(int, vm.match.groups())
+        assert n == 2 * 200
+        assert 0 <= lo <= p50 <= p90 <= p99 <= hi, vm.match.group(0)
+        time.sleep(0.2)
+        assert vm.running and vm.panic is None          # it idles on
