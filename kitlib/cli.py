@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             vm.wait_ready()
             sampler.watch(vm, args.stage)
+            threading.Thread(target=_type_into, args=(vm,), daemon=True).start()
             deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
             while vm.running and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -61,6 +63,17 @@ def _run(args: argparse.Namespace) -> int:
         guest = "n/a" if math.isnan(halted) else f"{100 * halted:.1f} %"
         print(f"  vCPU {n}: thread {summary.vcpu[n]:.1f} %, guest halted {guest}")
     return 0 if status in (None, 33) else 1
+
+
+def _type_into(vm) -> None:
+    """Send each line typed on stdin to the guest's console (its commands, from stage idle on)."""
+    try:
+        for line in sys.stdin:
+            if not vm.running:
+                return
+            vm.sendline(line.rstrip("\r\n"))
+    except (OSError, ValueError, KitError):
+        return                              # stdin closed, or the VM stopped meanwhile
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -110,7 +123,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("stage", nargs="?", default="boot")
     b.set_defaults(func=_build)
 
-    r = sub.add_parser("run", help="boot a stage, stream its console, summarise host CPU at the end")
+    r = sub.add_parser("run", help="boot a stage, stream its console (lines typed go to the guest), "
+                                   "summarise host CPU at the end")
     r.add_argument("stage", nargs="?", default="boot")
     r.add_argument("--append", default="", help='kernel command line, e.g. "idle=spin"')
     r.add_argument("--cpus", type=int, default=1)

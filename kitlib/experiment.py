@@ -50,6 +50,8 @@ class PhaseResult:
     idle_rate: dict[int, float] # idle-loop passes a second per CPU (NaN: unknown)
     rates: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
                                 # events a second per CPU of each guest counter
+    wanted: dict[int, float] = field(default_factory=dict)
+                                # % of the time each vCPU thread was runnable (hostcpu.Sample)
 
     @property
     def vcpu_mean(self) -> float:
@@ -70,7 +72,7 @@ def summarise(label: str, cpus: int, samples: Sequence[Sample], settle: int) -> 
     rates = {name: {n: mean([s.rates.get(name, {}).get(n, math.nan) for s in kept]) for n in range(cpus)}
              for name in sorted(names)}
     return PhaseResult(label, cpus, len(kept), per_cpu("vcpu"), mean([s.total for s in kept]),
-                       per_cpu("halted"), per_cpu("idle_rate"), rates)
+                       per_cpu("halted"), per_cpu("idle_rate"), rates, per_cpu("wanted"))
 
 
 @dataclass(frozen=True)

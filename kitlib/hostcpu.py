@@ -29,7 +29,7 @@ from .errors import KitError
 if TYPE_CHECKING:
     from .vm import VM
 
-__all__ = ["read_thread_ns", "read_process_ns", "Sample", "Sampler"]
+__all__ = ["read_thread_ns", "read_thread_sched", "read_process_ns", "Sample", "Sampler"]
 
 
 _READ_SLACK_S = 0.01       # a reading that takes longer than this was preempted
@@ -38,8 +38,15 @@ _READ_TRIES = 3
 
 def read_thread_ns(pid: int, tid: int) -> int:
     """Nanoseconds thread ``tid`` of process ``pid`` has run (schedstat field 1)."""
+    return read_thread_sched(pid, tid)[0]
+
+
+def read_thread_sched(pid: int, tid: int) -> tuple[int, int]:
+    """Nanoseconds thread ``tid`` has run, and has waited runnable for a host CPU
+    (schedstat fields 1 and 2: run time and run delay)."""
     with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-        return int(f.read().split()[0])
+        run, delay = f.read().split()[:2]
+    return int(run), int(delay)
 
 
 def _process_clock(pid: int) -> int:
@@ -71,7 +78,10 @@ class Sample:
 
     ``t``: seconds since the sampler started (end of the interval);
     ``vcpu``: % of one host core per vCPU index; ``total``: % for the whole
-    QEMU process; ``halted``: guest-view fraction 0..1 per CPU (NaN if
+    QEMU process; ``wanted``: % of the interval each vCPU thread was
+    runnable, running or waiting for a host core (100 for a vCPU that never
+    halts, however busy the host: what it *asks* for, where ``vcpu`` is what
+    it got); ``halted``: guest-view fraction 0..1 per CPU (NaN if
     unknown); ``idle_rate``: idle-loop passes per second per CPU; ``rates``:
     events per second per CPU of every counter in the guest's stats block
     (``rates["lock_acquires"][2]``), empty when the guest has none.
@@ -84,6 +94,7 @@ class Sample:
     halted: dict[int, float] = field(default_factory=dict)
     idle_rate: dict[int, float] = field(default_factory=dict)
     rates: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
+    wanted: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,7 +104,7 @@ class _Target:
     pid: int
     threads: dict[int, int]
     has_stats: bool
-    base: tuple[float, dict[int, int], int, guest.StatsSnapshot | None] | None = None
+    base: tuple[float, dict[int, tuple[int, int]], int, guest.StatsSnapshot | None] | None = None
 
 
 class Sampler:
@@ -213,7 +224,7 @@ class Sampler:
             except Exception as exc:            # never let one bad tick kill the sampler
                 self.last_error = exc
 
-    def _read(self, target: _Target) -> tuple[float, dict[int, int], int, guest.StatsSnapshot | None]:
+    def _read(self, target: _Target) -> tuple[float, dict[int, tuple[int, int]], int, guest.StatsSnapshot | None]:
         # The counters and the clock must be read together: if this thread is
         # preempted between them, the time stamp drifts from the counters and
         # a sample reads many times 100 %.  Reads take tens of microseconds
@@ -221,7 +232,7 @@ class Sampler:
         # much slower one was preempted: read again.
         for _ in range(_READ_TRIES):
             a = time.monotonic()
-            vcpu = {i: read_thread_ns(target.pid, tid) for i, tid in target.threads.items()}
+            vcpu = {i: read_thread_sched(target.pid, tid) for i, tid in target.threads.items()}
             total = read_process_ns(target.pid)
             b = time.monotonic()
             if b - a <= _READ_SLACK_S:
@@ -269,7 +280,9 @@ class Sampler:
         t0, vcpu0, total0, snap0 = base
         t1, vcpu1, total1, snap1 = reading
         dt = t1 - t0
-        vcpu = {i: 100.0 * (vcpu1[i] - vcpu0[i]) / 1e9 / dt for i in vcpu1 if i in vcpu0}
+        both = [i for i in vcpu1 if i in vcpu0]
+        vcpu = {i: 100.0 * (vcpu1[i][0] - vcpu0[i][0]) / 1e9 / dt for i in both}
+        wanted = {i: 100.0 * (sum(vcpu1[i]) - sum(vcpu0[i])) / 1e9 / dt for i in both}
         total = 100.0 * (total1 - total0) / 1e9 / dt
         halted: dict[int, float] = {}
         rate: dict[int, float] = {}
@@ -284,7 +297,7 @@ class Sampler:
             rate = {i: math.nan for i in vcpu}
         return Sample(
             t=t1 - (self.t0 or 0.0), phase=target.phase, vcpu=vcpu, total=total,
-            halted=halted, idle_rate=rate, rates=rates,
+            halted=halted, idle_rate=rate, rates=rates, wanted=wanted,
         )
 
     def _report(self, fn: Callable, exc: BaseException) -> None:

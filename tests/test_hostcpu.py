@@ -211,3 +211,26 @@ def test_guest_view_and_vm_exit_while_watched(boot_image):
     assert len(samples) >= 5
     assert all(x.halted[0] > 0.95 for x in samples)
     assert all(x.idle_rate[0] == 0 for x in samples)
+
+
+@requires_qemu
+def test_spinning_vcpus_want_a_whole_core_even_when_they_cannot_have_it():
+    """More spinning vCPUs than host cores: each gets a share, but is runnable
+    (running or waiting) all the time; a halted one asks for nothing."""
+    host = os.cpu_count() or 1
+    cpus = host + 2
+    image = kitlib.build("cores")
+    with Sampler(hz=10) as s:
+        for policy in ("spin", "hlt"):
+            with kitlib.VM(image, cpus=cpus, append=f"idle={policy}", boot_timeout=120) as vm:
+                vm.wait_ready()
+                time.sleep(0.5)
+                s.watch(vm, policy)
+                time.sleep(1.5)
+                s.unwatch()
+    spin, hlt = s.phase_samples("spin")[2:], s.phase_samples("hlt")[2:]
+    got = statistics.mean(sum(x.vcpu.values()) for x in spin)
+    assert got < 100 * host + 30, got                           # the host's cores are all there is
+    for n in range(cpus):
+        assert statistics.mean(x.wanted[n] for x in spin) > 80, [x.wanted for x in spin]
+        assert statistics.mean(x.wanted[n] for x in hlt) < 10, [x.wanted for x in hlt]
