@@ -125,10 +125,18 @@ idle_spin(volatile struct cpustats *c)
 static void
 idle_halt(volatile struct cpustats *c)
 {
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	if (poll_before_halt(c))
+		return;                 // work came: while it spun, or in the last look (poll.c)
+#else
 	if (sched_poll())
 		return;                 // work came: run it first
+#endif
 	timer_arm(&mysched()->timers);
 	halt(c);
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	poll_after_halt();              // Toro's pollers wake (poll.c)
+#endif
 }
 // >>idle-sched-hlt
 
@@ -163,6 +171,9 @@ idle(enum idle_policy policy)
 	(void)policy;                   // sched_init() took it
 	sched_start();
 	sleepers_start();
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	prodcons_start();
+#endif
 	idle_until(NULL);
 	panic("idle: the idle thread returned");
 }

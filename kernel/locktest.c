@@ -124,7 +124,12 @@ locktest_init(void)
 
 	if (a == NULL)
 		return;
-#if KIT_STAGE_LEVEL >= STAGE_SCHED
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	if (strcmp(a, "sleepers") == 0 || strcmp(a, "prodcons") == 0)
+		return;                 // sleepers.c's, prodcons.c's
+	if (strcmp(a, "locks") != 0)
+		panic("unknown app '%s' (app=locks, app=sleepers or app=prodcons)", a);
+#elif KIT_STAGE_LEVEL >= STAGE_SCHED
 	if (strcmp(a, "sleepers") == 0)
 		return;                 // sleepers.c's
 	if (strcmp(a, "locks") != 0)

@@ -272,6 +272,10 @@ static const struct {
 	{ "remote", test_remote },
 	{ "pingpong", test_pingpong },
 #endif
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	{ "pollvar", test_pollvar },
+	{ "toropoll", test_toropoll },
+#endif
 };
 
 void
