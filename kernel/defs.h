@@ -111,7 +111,12 @@ extern enum idle_policy sched_policy;
 void sched_init(enum idle_policy policy);
 void sched_start(void);
 
+// polltest.c
+const char *test_pollvar(void);
+const char *test_toropoll(void);
+
 // schedtest.c
+const char *inthread(const char *(*fn)(void));
 const char *test_yield(void);
 const char *test_sleep(void);
 const char *test_remote(void);

@@ -127,10 +127,18 @@ idle_spin(volatile struct cpustats *c)
 static void
 idle_halt(volatile struct cpustats *c)
 {
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	if (poll_before_halt(c))
+		return;                 // work came: while it spun, or in the last look (poll.c)
+#else
 	if (sched_poll())
 		return;                 // work came: run it first
+#endif
 	timer_arm(&mysched()->timers);
 	halt(c);
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	poll_after_halt();              // Toro's pollers wake (poll.c)
+#endif
 }
 // >>idle-sched-hlt
 
@@ -193,6 +201,9 @@ idle(enum idle_policy policy)
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
 	lateness_start();
 	console_start();                // its thread lives on this core, where the UART interrupts
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	prodcons_start();
 #endif
 	idle_until(NULL);
 	panic("idle: the idle thread returned");

@@ -115,6 +115,30 @@ parse_ms(const char *s)
 	return v;
 }
 
+// The apps of this stage, each in its own file: app= must name one.
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+#define APPS "app=locks, sleepers, lateness or prodcons"
+static const char *const apps[] = { "locks", "sleepers", "lateness", "prodcons" };
+#elif KIT_STAGE_LEVEL >= STAGE_IDLE
+#define APPS "app=locks, sleepers or lateness"
+static const char *const apps[] = { "locks", "sleepers", "lateness" };
+#elif KIT_STAGE_LEVEL >= STAGE_SCHED
+#define APPS "app=locks or app=sleepers"
+static const char *const apps[] = { "locks", "sleepers" };
+#else
+#define APPS "app=locks"
+static const char *const apps[] = { "locks" };
+#endif
+
+static bool
+app_known(const char *a)
+{
+	for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
+		if (strcmp(a, apps[i]) == 0)
+			return true;
+	return false;
+}
+
 // Read app=, lock= and ms= before "kit: ready", so a mistake is a panic
 // before the host starts to measure.
 void
@@ -124,20 +148,10 @@ locktest_init(void)
 
 	if (a == NULL)
 		return;
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-	if (strcmp(a, "sleepers") == 0 || strcmp(a, "lateness") == 0)
-		return;                 // sleepers.c's, lateness.c's
+	if (!app_known(a))
+		panic("unknown app '%s' (%s)", a, APPS);
 	if (strcmp(a, "locks") != 0)
-		panic("unknown app '%s' (app=locks, app=sleepers or app=lateness)", a);
-#elif KIT_STAGE_LEVEL >= STAGE_SCHED
-	if (strcmp(a, "sleepers") == 0)
-		return;                 // sleepers.c's
-	if (strcmp(a, "locks") != 0)
-		panic("unknown app '%s' (app=locks or app=sleepers)", a);
-#else
-	if (strcmp(a, "locks") != 0)
-		panic("unknown app '%s' (app=locks)", a);
-#endif
+		return;                 // another app's: its own file reads its options
 	app.on = true;
 	app.ms = ms != NULL ? parse_ms(ms) : DEFAULT_MS;
 	if (k == NULL)

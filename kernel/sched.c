@@ -107,8 +107,9 @@ sched_post(struct thread *t)
 // >>post
 
 // <<poll
-// Take this core's messages and passed deadlines, and make ready the
-// threads they wake.  Returns whether the run queue has a thread.
+// Take this core's messages and passed deadlines (from stage poll on, its
+// waiters' variables too), and make ready the threads they wake.
+// Returns whether the run queue has a thread.
 bool
 sched_poll(void)
 {
@@ -138,6 +139,9 @@ sched_poll(void)
 			mystats()->wakeups++;
 		}
 	}
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	poll_check();                   // and threads whose variable changed
+#endif
 	return s->head != NULL;
 }
 // >>poll
@@ -185,6 +189,10 @@ sched_init(enum idle_policy policy)
 	lateness_init();
 #endif
 	kprintf("sched: idle=%s\n", policy == IDLE_SPIN ? "spin" : "hlt");
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	poll_init();                    // grace=, haltpoll=
+	prodcons_init();                // app=prodcons
+#endif
 }
 
 // An AP's last work: its scheduler, for good.

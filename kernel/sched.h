@@ -25,7 +25,11 @@
 #include "types.h"
 #include "stage.h"
 #include "spinlock.h"
+#include "stage.h"
 #include "stats.h"
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+#include "poll.h"
+#endif
 
 #define NTHREAD    128          // threads in the pool, all cores together
 #define TSTACKSIZE 16384        // bytes of stack a thread
@@ -40,6 +44,10 @@ enum tstate {
 	T_SLEEPING,     // blocked until its deadline, on its core's timer queue
 	T_EXITING,      // done, but its core may still be on its stack
 	T_ZOMBIE,       // done and off every list: join returns it to the pool
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	T_POLLIDLE,     // a poller that gave up, as did all of its core's: until an interrupt (poll.c)
+	T_WAITING,      // blocked until a pollvar changes, on its core's waiters (poll.c)
+#endif
 };
 // >>thread-states
 
@@ -70,6 +78,9 @@ struct thread {
 	struct spinlock lock;           // guards joiner and the move to T_ZOMBIE
 	struct thread *joiner;          // the thread waiting in join, if any
 	uptr stack;                     // its stack's lowest byte; 0: a boot stack
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	struct pollthread poll;         // its part in the polling APIs (poll.h)
+#endif
 };
 // >>struct-thread
 

@@ -24,7 +24,7 @@ runbody(void *arg)
 }
 
 // fn's verdict, fn run in a thread on this core.
-static const char *
+const char *
 inthread(const char *(*fn)(void))
 {
 	sched_start();

@@ -280,6 +280,10 @@ static const struct {
 	{ "ioapic", test_ioapic },
 	{ "console", test_console },
 #endif
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	{ "pollvar", test_pollvar },
+	{ "toropoll", test_toropoll },
+#endif
 };
 
 void

@@ -48,7 +48,9 @@
 	X(ipis_sent)      /* sched: wake-up IPIs this CPU sent */ \
 	X(ipis_received)  /* sched: wake-up IPIs this CPU took */ \
 	X(wakeups)        /* sched: blocked threads this CPU made ready */ \
-	X(uart_irqs)      /* idle: COM1 receive interrupts taken */
+	X(uart_irqs)      /* idle: COM1 receive interrupts taken */ \
+	X(poll_ipis_skipped) /* poll: wakes pollvar_set() sent no IPI for: the core ran */ \
+	X(haltpoll_hits)  /* poll: idle spins (haltpoll=) that found work and did not halt */
 
 struct cpustats {
 #define X(name) u64 name;

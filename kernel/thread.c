@@ -195,6 +195,9 @@ thread_sleep_until(u64 deadline)
 _Noreturn void
 thread_exit(void)
 {
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	poll_exit(thread_self());
+#endif
 	thread_self()->state = T_EXITING;
 	schedule();
 	panic("thread_exit: an exited thread ran");

@@ -1,0 +1,248 @@
+// prodcons.c: lesson 06's app, a consumer that polls a variable.
+//
+//   app=prodcons poll=spin|toro|wait period=<us> n=<messages> start=<ms>
+//
+// A producer thread on core 0 and a consumer thread on core 1 (on core 0
+// too if there is one CPU).  The producer sleeps start ms after "kit:
+// ready" (default 2000: the host measures the idle VM meanwhile), then
+// every period us (default 10000) writes a message, the TSC when it
+// writes, n times (default 200).  The consumer takes each new value and
+// notes its reaction, its own TSC then minus the stamp.  How it waits for
+// the next value is the lesson:
+//
+//	spin    read the variable, and yield while it has not changed: its
+//	        core never idles
+//	toro    the same, but tell the scheduler how each look went, with
+//	        poll_nothing() and poll_worked() (poll.h): its core halts once
+//	        the consumer has found nothing for the grace period, and then
+//	        sees a message only at its next interrupt (with tick=none,
+//	        maybe never: a fair outcome, which the report shows)
+//	wait    pollvar_wait(): blocked until the value changes; its core
+//	        halts at once, and the producer's pollvar_set() wakes it
+//
+// The console says, in this order (with one CPU, a line after the first
+// says that the consumer shares cpu 0):
+//
+//	prodcons: poll=<mode> period=<us> us n=<n> consumer on cpu <c>
+//	prodcons: traffic
+//	prodcons: poll=<mode> sent=<n> seen=<k> p50=<ns> p90=<ns> p99=<ns> max=<ns> ns
+//	prodcons: quiet
+//
+// seen counts the values the consumer saw: fewer than sent when a message
+// was overwritten before it looked.  The percentiles are nearest-rank
+// over the seen ones, "-" if it saw none.  The report comes 2 periods and
+// 50 ms after the last message, whatever the consumer did; then the VM
+// idles, the consumer still waiting.
+
+#include "types.h"
+#include "defs.h"
+#include "cpu.h"
+#include "poll.h"
+#include "sched.h"
+#include "stats.h"
+#include "x86.h"
+
+#define MAXMSG 100000
+
+enum mode { SPIN, TORO, WAIT };
+static const char *const modename[] = { [SPIN] = "spin", [TORO] = "toro", [WAIT] = "wait" };
+
+static bool on;                 // app=prodcons
+static enum mode mode;
+static u64 period_us, nmsg, start_ms;
+static int conscpu;
+
+static struct pollvar msg;      // the last message: a TSC stamp, 0 before the first
+
+// Invariant: only the consumer writes react[] and nseen, react[i] before
+// nseen passes i, so the producer may read react[0 .. nseen - 1].
+static u32 react[MAXMSG];       // ns from each seen message's stamp to its sighting
+static volatile u64 nseen;
+
+void
+prodcons_init(void)
+{
+	const char *a = cmdline_get("app"), *p = cmdline_get("poll");
+
+	on = a != NULL && strcmp(a, "prodcons") == 0;
+	if (!on)
+		return;
+	if (p == NULL || strcmp(p, "spin") == 0)
+		mode = SPIN;
+	else if (strcmp(p, "toro") == 0)
+		mode = TORO;
+	else if (strcmp(p, "wait") == 0)
+		mode = WAIT;
+	else
+		panic("unknown poll '%s' (poll=spin, poll=toro or poll=wait)", p);
+	period_us = cmdline_num("period", 10000, 1, 10000000);
+	nmsg = cmdline_num("n", 200, 1, MAXMSG);
+	start_ms = cmdline_num("start", 2000, 0, 3600000);
+	if (period_us == 0)
+		panic("bad period 0 (period=<us>, 1 and up)");
+}
+
+// TSC ticks to ns, without overflow for any rate up to 10 GHz.
+static u64
+tsc_to_ns(u64 t)
+{
+	u64 hz = kit_stats.tsc_hz;
+
+	return t / hz * 1000000000 + t % hz * 1000000000 / hz;
+}
+
+// The consumer saw v at TSC now.
+static void
+seen(u64 v, u64 now)
+{
+	u64 ns = now > v ? tsc_to_ns(now - v) : 0;     // cores' TSCs agree, but not to the cycle
+
+	if (nseen < MAXMSG) {
+		react[nseen] = ns > UINT32_MAX ? UINT32_MAX : ns;
+		__atomic_store_n(&nseen, nseen + 1, __ATOMIC_RELEASE);
+	}
+}
+
+// <<consume-spin
+static void
+consume_spin(void)
+{
+	u64 last = 0, v;
+
+	for (;;) {
+		while ((v = pollvar_read(&msg)) == last)
+			thread_yield();
+		seen(v, rdtsc());
+		last = v;
+	}
+}
+// >>consume-spin
+
+// <<consume-toro
+static void
+consume_toro(void)
+{
+	u64 last = 0, v;
+
+	for (;;) {
+		while ((v = pollvar_read(&msg)) == last)
+			poll_nothing();
+		seen(v, rdtsc());
+		poll_worked();
+		last = v;
+	}
+}
+// >>consume-toro
+
+// <<consume-wait
+static void
+consume_wait(void)
+{
+	u64 last = 0, v;
+
+	for (;;) {
+		v = pollvar_wait(&msg, last);
+		seen(v, rdtsc());
+		last = v;
+	}
+}
+// >>consume-wait
+
+static void
+consumer(void *arg)
+{
+	(void)arg;
+	if (mode == SPIN)
+		consume_spin();
+	else if (mode == TORO)
+		consume_toro();
+	else
+		consume_wait();
+}
+
+// Shell sort, in place: the report's only sort.
+static void
+sort(u32 *a, u64 n)
+{
+	static const u64 gaps[] = { 8929, 3905, 1750, 701, 301, 132, 57, 23, 10, 4, 1 };
+
+	for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
+		for (u64 i = gaps[g]; i < n; i++) {
+			u32 x = a[i];
+			u64 j = i;
+			for (; j >= gaps[g] && a[j - gaps[g]] > x; j -= gaps[g])
+				a[j] = a[j - gaps[g]];
+			a[j] = x;
+		}
+}
+
+// The nearest-rank pth percentile of the k sorted values a[].
+static u64
+rank(const u32 *a, u64 k, u64 p)
+{
+	u64 r = (p * k + 99) / 100;
+
+	return a[r > 0 ? r - 1 : 0];
+}
+
+static void
+report(void)
+{
+	u64 k = __atomic_load_n(&nseen, __ATOMIC_ACQUIRE);
+
+	if (k == 0) {
+		kprintf("prodcons: poll=%s sent=%lu seen=0 p50=- p90=- p99=- max=- ns\n",
+		    modename[mode], nmsg);
+		return;
+	}
+	sort(react, k);                 // a late sighting writes past k only
+	kprintf("prodcons: poll=%s sent=%lu seen=%lu p50=%lu p90=%lu p99=%lu max=%lu ns\n",
+	    modename[mode], nmsg, k, rank(react, k, 50), rank(react, k, 90),
+	    rank(react, k, 99), (u64)react[k - 1]);
+}
+
+// <<producer
+// Each message goes out at a period boundary, counted from the first; a
+// boundary the producer overslept is skipped, not crowded in.  The stamp
+// grows strictly, so no message equals the one before.
+static void
+producer(void *arg)
+{
+	u64 period = us_to_tsc(period_us), next, last = 0;
+
+	(void)arg;
+	thread_sleep_until(kit_stats.ready_tsc + ms_to_tsc(start_ms));
+	kprintf("prodcons: traffic\n");
+	next = rdtsc();
+	for (u64 i = 0; i < nmsg; i++) {
+		u64 now = rdtsc();
+		next += period;
+		if (next <= now)
+			next += ((now - next) / period + 1) * period;
+		thread_sleep_until(next);
+		u64 stamp = rdtsc();
+		if (stamp <= last)
+			stamp = last + 1;
+		pollvar_set(&msg, stamp);
+		last = stamp;
+	}
+	thread_sleep_until(rdtsc() + 2 * period + ms_to_tsc(50));      // the stragglers' time
+	report();
+	kprintf("prodcons: quiet\n");
+}
+// >>producer
+
+// From the boot CPU's idle thread, after every scheduler started.
+void
+prodcons_start(void)
+{
+	if (!on)
+		return;
+	conscpu = ncpu > 1 ? 1 : 0;
+	kprintf("prodcons: poll=%s period=%lu us n=%lu consumer on cpu %d\n",
+	    modename[mode], period_us, nmsg, conscpu);
+	if (conscpu == 0)
+		kprintf("prodcons: one cpu: the consumer shares cpu 0 with the producer\n");
+	thread_create(conscpu, consumer, NULL);
+	thread_create(0, producer, NULL);
+}

@@ -1,0 +1,143 @@
+"""Stage 'poll': threads that poll a variable, with Toro's API and with the kit's pollvar.
+
+Behaviour is judged by the guest's own counters (kit_stats), never by how
+long the host took: QEMU here is TCG on a small shared host.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+import kitlib
+from kitlib.guest import halted_fraction
+
+from conftest import requires_qemu
+
+pytestmark = requires_qemu
+
+START = re.compile(r"prodcons: poll=(\w+) period=(\d+) us n=(\d+) consumer on cpu (\d+)\r?\n")
+REPORT = re.compile(
+    r"prodcons: poll=(\w+) sent=(\d+) seen=(\d+) "
+    r"p50=(\d+|-) p90=(\d+|-) p99=(\d+|-) max=(\d+|-) ns\r?\n"
+)
+SMALL = "n=50 start=500 period=2000"
+
+
+@pytest.fixture(scope="module")
+def poll() -> kitlib.Image:
+    return kitlib.build("poll")
+
+
+@pytest.mark.parametrize("cpus", [2, 4])
+def test_self_tests_pass_with_pollvar_ping_pong_and_toro_grace(poll, cpus):
+    """100,000 pollvar hand-offs between two halting cores end (no wake-up is lost), and so on."""
+    with kitlib.VM(poll, cpus=cpus, append="test idle=hlt tick=none", boot_timeout=120) as vm:
+        assert vm.wait_exit(timeout=120) == 33, vm.tail()
+    for name in ("yield", "sleep", "remote", "pingpong", "pollvar", "toropoll"):
+        assert f"{name}: OK" in vm.console, vm.tail()
+
+
+def sum_over_cpus(snap: kitlib.StatsSnapshot, name: str) -> int:
+    return sum(cpu[name] for cpu in snap.cpus)
+
+
+def run_prodcons(vm: kitlib.VM, mode: str, quiet: float = 0.0) -> dict:
+    """Boot, follow the app's lines to the end, and take stats at 'ready', 'quiet' and after ``quiet`` s.
+
+    The first snapshot is taken as soon as 'kit: ready' shows, while the
+    producer still sleeps its start ms: a short burst of traffic may be
+    over before the host sees 'prodcons: traffic'.  Between the two, one
+    IPI may carry the consumer's creation to its core.
+    """
+    vm.wait_ready()
+    ready = vm.stats()
+    start = START.search(vm.expect(START, timeout=60))
+    assert start and start.group(1) == mode, vm.tail()
+    vm.expect("prodcons: traffic\n", timeout=60)
+    report = REPORT.search(vm.expect(REPORT, timeout=60))
+    vm.expect("prodcons: quiet\n", timeout=30)
+    q0 = vm.stats()
+    if quiet:
+        time.sleep(quiet)
+    q1 = vm.stats()
+    return {"start": start, "report": report, "ready": ready, "q0": q0, "q1": q1}
+
+
+@pytest.mark.parametrize("mode, extra", [
+    ("spin", "tick=none"),
+    ("toro", "tick=100"),
+    ("wait", "tick=none"),
+    ("toro", "tick=none"),          # its halted core may never see a message: still a report
+])
+def test_prodcons_reports_well_formed_lines(poll, mode, extra):
+    append = f"app=prodcons poll={mode} idle=hlt {extra} {SMALL}"
+    with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
+        r = run_prodcons(vm, mode)
+    start, report = r["start"], r["report"]
+    assert start.group(2, 3, 4) == ("2000", "50", "1"), start.group(0)
+    assert report.group(1) == mode and report.group(2) == "50", report.group(0)
+    seen = int(report.group(3))
+    assert 0 <= seen <= 50, report.group(0)
+    ranks = report.group(4, 5, 6, 7)
+    if seen == 0:
+        assert ranks == ("-",) * 4, report.group(0)
+    else:
+        ns = [int(x) for x in ranks]
+        assert ns == sorted(ns), report.group(0)
+    if mode != "toro" or extra != "tick=none":
+        assert seen > 0, report.group(0)
+
+
+def test_wait_halts_between_messages_and_sends_at_most_one_ipi_each(poll):
+    """pollvar_wait: the consumer's core halts at once, and wakes by an IPI only when halted."""
+    append = f"app=prodcons poll=wait idle=hlt tick=100 {SMALL}"
+    with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
+        r = run_prodcons(vm, "wait", quiet=1.0)
+        ready = vm.ready_time
+    report, ready0, q0, q1 = r["report"], r["ready"], r["q0"], r["q1"]
+    assert int(report.group(3)) > 0, report.group(0)
+    ipis = sum_over_cpus(q0, "ipis_sent") - sum_over_cpus(ready0, "ipis_sent")
+    assert ipis <= 50 + 1, f"{ipis} IPIs for 50 messages"
+    assert sum_over_cpus(q1, "haltpoll_hits") == 0, "no haltpoll=, yet the idle loop spun"
+    assert q1.cpus[1]["halts"] > q0.cpus[1]["halts"] > ready0.cpus[1]["halts"], \
+        "the consumer's core should halt between messages, and at each tick when quiet"
+    assert halted_fraction(q0, q1, ready)[1] > 0.5, "the quiet consumer's core should be halted"
+
+
+def test_toro_with_a_tick_never_stays_halted(poll):
+    """Toro's flaw: every tick makes the pollers spin a whole grace period again."""
+    append = f"app=prodcons poll=toro idle=hlt tick=100 grace=200 {SMALL}"
+    with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
+        r = run_prodcons(vm, "toro", quiet=1.0)
+        ready = vm.ready_time
+    q0, q1 = r["q0"], r["q1"]
+    halted = halted_fraction(q0, q1, ready)[1]
+    halts = q1.cpus[1]["halts"] - q0.cpus[1]["halts"]
+    # One halt a grace period (200 ms) at most, each ended at once by the
+    # tick that came while the poller spun; with tick=100 and pollvar_wait
+    # it would be one a tick, 100 a second.
+    most = 2 + 1.5 * (q1.host_time - q0.host_time) / 0.2
+    assert halted < 0.2, f"the consumer's core was halted {halted:.0%} of the quiet phase"
+    assert halts <= most, f"{halts} halts over the quiet phase, with a grace period of 200 ms"
+
+
+def test_haltpoll_spin_catches_frequent_wake_ups(poll):
+    """haltpoll=200: at a 100 us period the idle loops' spins catch wake-ups before they halt.
+
+    Which core's spin does depends on the host: the producer's catches its
+    own 100 us deadlines; the consumer's window grows only if its first
+    halts end within the 200 us maximum (Linux's rule), which a slow TCG
+    wake-up may miss, and then it stays 0.  So the count is over all cores.
+    """
+    append = "app=prodcons poll=wait idle=hlt tick=none haltpoll=200 n=500 start=500 period=100"
+    with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
+        r = run_prodcons(vm, "wait")
+    report, ready0, q0 = r["report"], r["ready"], r["q0"]
+    hits = sum_over_cpus(q0, "haltpoll_hits") - sum_over_cpus(ready0, "haltpoll_hits")
+    ipis = sum_over_cpus(q0, "ipis_sent") - sum_over_cpus(ready0, "ipis_sent")
+    assert int(report.group(3)) > 0, report.group(0)
+    assert hits > 0, "no spin before a halt caught a wake-up"
+    assert ipis <= 500 + 1, f"{ipis} IPIs for 500 messages"
