@@ -97,6 +97,13 @@ _Noreturn void kmain(struct hvm_start_info *si);
 _Noreturn void exit_qemu(u8 code);
 _Noreturn void panic(const char *fmt, ...) printflike(1, 2);
 
+// percentile.c
+struct percentiles {
+	u64 min, p50, p90, p99, max;
+};
+struct percentiles percentiles(u64 *a, u64 n);
+void percentiles_print(struct percentiles p);
+
 // pic.c
 void pic_disable(void);
 
@@ -165,6 +172,7 @@ void trap(struct trapframe *tf);
 // tsc.c
 void tsc_init(void);
 void udelay(u64 us);
+u64  tsc_to_ns(u64 ticks);
 
 // uart.c
 void uart_init(void);

@@ -37,7 +37,7 @@
 #define MAX_US    3000
 
 static bool on;                 // app=lateness
-static int nsleeps = DEFSLEEPS;
+static int nsleeps;
 
 // Invariant: late[c * MAXSLEEPS + i] is core c's sample i in ns, and
 // only core c's sampler writes it, until the boot CPU's thread has
@@ -47,26 +47,11 @@ static u64 late[NCPU_MAX * MAXSLEEPS];
 void
 lateness_init(void)
 {
-	const char *a = cmdline_get("app"), *v = cmdline_get("sleeps");
+	const char *a = cmdline_get("app");
 
 	on = a != NULL && strcmp(a, "lateness") == 0;
-	if (!on || v == NULL)
-		return;
-	long n = 0;
-	for (const char *p = v; *p != '\0' && n <= MAXSLEEPS; p++)
-		n = *p >= '0' && *p <= '9' ? n * 10 + (*p - '0') : MAXSLEEPS + 1;
-	if (n == 0 || n > MAXSLEEPS)
-		panic("bad sleeps '%s' (sleeps=<n> from 1 to %d)", v, MAXSLEEPS);
-	nsleeps = n;
-}
-
-// TSC ticks in ns, without overflow for any d: the whole seconds first.
-static u64
-tsc_to_ns(u64 d)
-{
-	u64 hz = kit_stats.tsc_hz;
-
-	return d / hz * 1000000000 + d % hz * 1000000000 / hz;
+	if (on)
+		nsleeps = cmdline_num("sleeps", DEFSLEEPS, 1, MAXSLEEPS);
 }
 
 // <<lateness-sampler
@@ -94,45 +79,6 @@ sampler(void *arg)
 }
 // >>lateness-sampler
 
-// Heapsort, ascending: a[0 .. n) sorted in place, in O(n log n) and no
-// memory more.  sift() lets a[i] sink into the heap a[i .. n).
-static void
-sift(u64 *a, int i, int n)
-{
-	for (int child; (child = 2 * i + 1) < n; i = child) {
-		if (child + 1 < n && a[child + 1] > a[child])
-			child++;
-		if (a[i] >= a[child])
-			return;
-		u64 t = a[i];
-		a[i] = a[child];
-		a[child] = t;
-	}
-}
-
-static void
-sort(u64 *a, int n)
-{
-	for (int i = n / 2 - 1; i >= 0; i--)
-		sift(a, i, n);
-	for (int end = n - 1; end > 0; end--) {
-		u64 t = a[0];
-		a[0] = a[end];
-		a[end] = t;
-		sift(a, 0, end);
-	}
-}
-
-// The p-th percentile of the sorted a[0 .. n), by nearest rank: the
-// least sample that at least p% of the samples do not exceed.
-static u64
-pct(const u64 *a, int n, int p)
-{
-	int rank = (p * n + 99) / 100;
-
-	return a[rank > 0 ? rank - 1 : 0];
-}
-
 // On the boot CPU: a sampler on every core, then the report.
 static void
 report(void *arg)
@@ -148,9 +94,8 @@ report(void *arg)
 		memmove(&late[n], &late[c * MAXSLEEPS], nsleeps * sizeof late[0]);
 		n += nsleeps;
 	}
-	sort(late, n);
-	kprintf("lateness: n=%d min=%lu p50=%lu p90=%lu p99=%lu max=%lu ns\n",
-	    n, late[0], pct(late, n, 50), pct(late, n, 90), pct(late, n, 99), late[n - 1]);
+	kprintf("lateness: n=%d ", n);
+	percentiles_print(percentiles(late, n));
 }
 
 void

@@ -25,7 +25,7 @@
 //
 //	prodcons: poll=<mode> period=<us> us n=<n> consumer on cpu <c>
 //	prodcons: traffic
-//	prodcons: poll=<mode> sent=<n> seen=<k> p50=<ns> p90=<ns> p99=<ns> max=<ns> ns
+//	prodcons: poll=<mode> sent=<n> seen=<k> min=<ns> p50=<ns> p90=<ns> p99=<ns> max=<ns> ns
 //	prodcons: quiet
 //
 // seen counts the values the consumer saw: fewer than sent when a message
@@ -56,7 +56,7 @@ static struct pollvar msg;      // the last message: a TSC stamp, 0 before the f
 
 // Invariant: only the consumer writes react[] and nseen, react[i] before
 // nseen passes i, so the producer may read react[0 .. nseen - 1].
-static u32 react[MAXMSG];       // ns from each seen message's stamp to its sighting
+static u64 react[MAXMSG];       // ns from each seen message's stamp to its sighting
 static volatile u64 nseen;
 
 void
@@ -82,15 +82,6 @@ prodcons_init(void)
 		panic("bad period 0 (period=<us>, 1 and up)");
 }
 
-// TSC ticks to ns, without overflow for any rate up to 10 GHz.
-static u64
-tsc_to_ns(u64 t)
-{
-	u64 hz = kit_stats.tsc_hz;
-
-	return t / hz * 1000000000 + t % hz * 1000000000 / hz;
-}
-
 // The consumer saw v at TSC now.
 static void
 seen(u64 v, u64 now)
@@ -98,7 +89,7 @@ seen(u64 v, u64 now)
 	u64 ns = now > v ? tsc_to_ns(now - v) : 0;     // cores' TSCs agree, but not to the cycle
 
 	if (nseen < MAXMSG) {
-		react[nseen] = ns > UINT32_MAX ? UINT32_MAX : ns;
+		react[nseen] = ns;
 		__atomic_store_n(&nseen, nseen + 1, __ATOMIC_RELEASE);
 	}
 }
@@ -160,45 +151,16 @@ consumer(void *arg)
 		consume_wait();
 }
 
-// Shell sort, in place: the report's only sort.
-static void
-sort(u32 *a, u64 n)
-{
-	static const u64 gaps[] = { 8929, 3905, 1750, 701, 301, 132, 57, 23, 10, 4, 1 };
-
-	for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
-		for (u64 i = gaps[g]; i < n; i++) {
-			u32 x = a[i];
-			u64 j = i;
-			for (; j >= gaps[g] && a[j - gaps[g]] > x; j -= gaps[g])
-				a[j] = a[j - gaps[g]];
-			a[j] = x;
-		}
-}
-
-// The nearest-rank pth percentile of the k sorted values a[].
-static u64
-rank(const u32 *a, u64 k, u64 p)
-{
-	u64 r = (p * k + 99) / 100;
-
-	return a[r > 0 ? r - 1 : 0];
-}
-
 static void
 report(void)
 {
 	u64 k = __atomic_load_n(&nseen, __ATOMIC_ACQUIRE);
 
-	if (k == 0) {
-		kprintf("prodcons: poll=%s sent=%lu seen=0 p50=- p90=- p99=- max=- ns\n",
-		    modename[mode], nmsg);
-		return;
-	}
-	sort(react, k);                 // a late sighting writes past k only
-	kprintf("prodcons: poll=%s sent=%lu seen=%lu p50=%lu p90=%lu p99=%lu max=%lu ns\n",
-	    modename[mode], nmsg, k, rank(react, k, 50), rank(react, k, 90),
-	    rank(react, k, 99), (u64)react[k - 1]);
+	kprintf("prodcons: poll=%s sent=%lu seen=%lu ", modename[mode], nmsg, k);
+	if (k == 0)
+		kprintf("min=- p50=- p90=- p99=- max=- ns\n");
+	else
+		percentiles_print(percentiles(react, k));       // a late sighting writes past k only
 }
 
 // <<producer

@@ -86,3 +86,13 @@ udelay(u64 us)
 }
 // >>udelay
 #endif
+
+// TSC ticks as nanoseconds, at the rate tsc_init() measured; the whole
+// seconds first, so no product overflows for any rate up to 18 GHz.
+u64
+tsc_to_ns(u64 ticks)
+{
+	u64 hz = kit_stats.tsc_hz;
+
+	return ticks / hz * 1000000000 + ticks % hz * 1000000000 / hz;
+}

@@ -39,7 +39,7 @@ PERCENTILES = ("p50", "p90", "p99", "max")
 LATENESS = {"spin": "idle=spin tick=none", "hlt, tickless": "idle=hlt tick=none",
             "hlt, 100 Hz tick": "idle=hlt tick=100"}
 REACTION = {"spin": "poll=spin", "Toro's API": "poll=toro tick=100", "kit's API": "poll=wait",
-            "kit's API + haltpoll": "poll=wait haltpoll=200"}
+            "kit's API + haltpoll": "poll=wait haltpoll=400"}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def test_a_prodcons_line_counts_what_the_consumer_missed():
 
 
 def test_a_consumer_that_saw_nothing_has_no_percentiles():
-    r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=0 p50=- p90=- p99=- max=- ns")
+    r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=0 min=- p50=- p90=- p99=- max=- ns")
     assert r.n == 0 and r.missed == 200 and math.isnan(r.p50_us) and math.isnan(r.max_us)
 
 
