@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 
 from kitlib.cli import main
 from kitlib.paths import root
@@ -67,3 +68,23 @@ def test_bench_ticks_counts_more_timer_interrupts_at_higher_rates(tmp_path):
     assert list(rows) == ["none", "100", "250", "1000"]
     assert rows["none"]["timer_irqs_per_s"] < rows["100"]["timer_irqs_per_s"] \
         < rows["250"]["timer_irqs_per_s"] < rows["1000"]["timer_irqs_per_s"]
+
+
+def test_run_types_stdin_into_the_guest_console():
+    """Lines typed at `kit run` are the guest's console commands (stage idle on)."""
+    cmd = [sys.executable, "-c", "from kitlib.cli import main; raise SystemExit(main())",
+           "run", "idle", "--cpus", "2", "--seconds", "4"]
+    done = subprocess.run(cmd, input="idle spin\nstats\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "idle: spin" in done.stdout and "stats: end" in done.stdout, done.stdout
+
+
+def test_bench_lateness_orders_the_three_idle_setups(tmp_path):
+    out = tmp_path / "lateness.json"
+    assert main(["bench", "lateness", "--runs", "50", "--out", str(out)]) == 0
+    rows = {r["label"]: r for r in json.loads(out.read_text())["results"]}
+    assert list(rows) == ["spin", "hlt, tickless", "hlt, 100 Hz tick"]
+    for r in rows.values():
+        assert r["n"] == 2 * 50 and r["p50_us"] <= r["p90_us"] <= r["p99_us"] <= r["max_us"], r
+    # a deadline between two ticks waits for the next one: milliseconds, not microseconds
+    assert rows["hlt, 100 Hz tick"]["p50_us"] > 10 * rows["hlt, tickless"]["p50_us"], rows

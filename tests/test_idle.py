@@ -46,13 +46,6 @@ def test_defaults_are_hlt_and_tickless_here_and_spin_at_100_hz_in_sched(idle):
         assert "sched: idle=spin\n" in vm.console and "timer: tick 100 Hz\n" in vm.console, vm.console
 
 
-def reply(vm: kitlib.VM, line: str, prefix: str) -> str:
-    """Type a command; return its reply, the next console line that starts with prefix."""
-    vm.sendline(line)
-    vm.expect(re.compile(rf"^{re.escape(prefix)}.*\n", re.M), timeout=30, exact=False)
-    return vm.match.group(0).rstrip("\n")
-
-
 def over(vm: kitlib.VM, seconds: float = 0.5) -> tuple[kitlib.StatsSnapshot, kitlib.StatsSnapshot]:
     time.sleep(0.2)                     # every core has taken the IPI and gone round
     a = vm.stats()
@@ -67,7 +60,7 @@ def delta(a, b, name: str) -> list[int]:
 def test_console_switches_idle_policy_and_tick_on_every_core(idle):
     with kitlib.VM(idle, cpus=2) as vm:
         vm.wait_ready()
-        assert reply(vm, "help", "help:") == "help: idle spin|hlt, tick <Hz>|none, stats"
+        assert vm.command("help") == "help: idle spin|hlt, tick <Hz>|none, stats"
 
         vm.sendline("stats")
         vm.expect("stats: end\n", timeout=30)
@@ -75,33 +68,34 @@ def test_console_switches_idle_policy_and_tick_on_every_core(idle):
         assert [int(r[0]) for r in rows] == [0, 1], vm.before
 
         # spin: every core goes round its loop and halts no more
-        assert reply(vm, "idle spin", "idle:") == "idle: spin"
+        assert vm.command("idle spin") == "idle: spin"
         a, b = over(vm)
         assert all(n > 100 for n in delta(a, b, "idle_passes")), delta(a, b, "idle_passes")
         assert delta(a, b, "halts") == [0, 0], delta(a, b, "halts")
 
         # hlt: every core halts, the halted one at once (the IPI woke it to re-read)
-        assert reply(vm, "idle hlt", "idle:") == "idle: hlt"
+        assert vm.command("idle hlt") == "idle: hlt"
         a, b = over(vm)
         fractions = kitlib.halted_fraction(a, b, vm.ready_time)
         assert all(f > 0.5 for f in fractions), fractions
         assert all(h > 0 or c["halt_since"] != 0 for h, c in zip(delta(a, b, "halts"), b.cpus))
 
         # a periodic tick on every core, then none at all: no thread sleeps
-        assert reply(vm, "tick 250", "tick:") == "tick: 250 Hz"
+        assert vm.command("tick 250") == "tick: 250 Hz"
         a, b = over(vm)
         assert all(n > 0 for n in delta(a, b, "timer_irqs")), delta(a, b, "timer_irqs")
-        assert reply(vm, "tick none", "tick:") == "tick: none"
+        assert vm.command("tick none") == "tick: none"
         a, b = over(vm)
         assert delta(a, b, "timer_irqs") == [0, 0], delta(a, b, "timer_irqs")
 
-        # mistakes are answered, never a panic
-        assert reply(vm, "tick fast", "tick:") == \
-            "tick: bad rate 'fast' (tick <Hz> from 1 to 10000, or tick none)"
-        assert reply(vm, "tick 0", "tick:").startswith("tick: bad rate '0'")
-        assert reply(vm, "idle nap", "idle:").startswith("idle: bad policy 'nap'")
-        assert reply(vm, "xyz", "console:") == "console: unknown command 'xyz' (try help)"
-        assert reply(vm, "help", "help:").startswith("help:")        # still listening
+        # mistakes are answered, never a panic; VM.command() raises them with the guest's words
+        refusals = {"tick fast": "tick: bad rate 'fast' (tick <Hz> from 1 to 10000, or tick none)",
+                    "tick 0": "tick: bad rate '0'", "idle nap": "idle: bad policy 'nap'",
+                    "xyz": "console: unknown command 'xyz' (try help)"}
+        for line, words in refusals.items():
+            with pytest.raises(kitlib.KitError, match=re.escape(words)):
+                vm.command(line)
+        assert vm.command("help").startswith("help:")        # still listening
         assert vm.panic is None
         assert b.cpus[0]["uart_irqs"] > 0 and all(c["uart_irqs"] == 0 for c in b.cpus[1:])
 
