@@ -134,7 +134,7 @@ class ConsolePanel(_Panel):
     def boot(self) -> VM:
         """Stop any running VM, boot a new one and watch it."""
         with self._lock:
-            vm = self._boot_locked(self.cpus, self.append, f"boot: {self.append}" if self.append else "boot")
+            vm = self._boot_locked(self.cpus, self.append, "boot")
             self.status.value = "running: pick an idle policy or a tick"
             self.idle.disabled = self.tick.disabled = False
             return vm

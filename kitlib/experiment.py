@@ -84,6 +84,7 @@ class Experiment:
     samples: tuple[Sample, ...] = field(repr=False)
     floor: float | None = None
     ceiling: float | None = None
+    guest: str = "halted"       # the figure's lower panel (LivePlot's guest=)
 
     def __getitem__(self, label: str) -> PhaseResult:
         for p in self.phases:
@@ -93,7 +94,8 @@ class Experiment:
 
     def figure(self) -> go.Figure:
         cpus = max((p.cpus for p in self.phases), default=1)
-        plot = LivePlot(self.title, cpus, floor=self.floor, ceiling=self.ceiling, live=False)
+        plot = LivePlot(self.title, cpus, floor=self.floor, ceiling=self.ceiling, guest=self.guest,
+                        live=False)
         plot.extend(self.samples)
         return plot.figure()
 
@@ -164,7 +166,7 @@ def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle
         samples = tuple(sampler.samples)
     if plot is not None:
         plot.finish()
-    return Experiment(title, tuple(results), samples, floor, ceiling)
+    return Experiment(title, tuple(results), samples, floor, ceiling, plot.guest if plot is not None else "halted")
 
 
 def _await_verdict(vm: VM, phase: Phase) -> None:
@@ -234,13 +236,14 @@ def drive(image: Image, commands: Sequence[str], *, cpus: int = 1, append: str =
     it, the first by the boot command line.  The kernel must listen on its
     console (stage idle on); a command it refuses is a KitError.
     """
-    labels = [f"boot: {append}" if append else "boot"]
+    labels = ["boot"]                   # the title carries the command line
     for c in commands:
         label, k = c, 2
         while label in labels:
             label, k = f"{c} ({k})", k + 1
         labels.append(label)
-    title = f"{image.stage}, {cpus} vCPU{'s' if cpus > 1 else ''}: " + " -> ".join(labels)
+    title = (f"{image.stage}, {cpus} vCPU{'s' if cpus > 1 else ''}, {append or 'default command line'}: "
+             + " -> ".join(commands))
     plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest)
     if show and plot.live:
         from IPython.display import display
@@ -265,4 +268,4 @@ def drive(image: Image, commands: Sequence[str], *, cpus: int = 1, append: str =
         results = tuple(summarise(label, cpus, sampler.phase_samples(label), skip) for label in labels)
         samples = tuple(sampler.samples)
     plot.finish()
-    return Experiment(title, results, samples, floor, ceiling)
+    return Experiment(title, results, samples, floor, ceiling, guest)

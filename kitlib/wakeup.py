@@ -34,6 +34,7 @@ from .vm import VM
 __all__ = ["Latency", "LatencyComparison", "compare_lateness", "compare_reaction", "LATENESS", "REACTION"]
 
 PERCENTILES = ("p50", "p90", "p99", "max")
+_SHADES = ("#9ecae1", "#4292c6", "#08519c", "#08306b")     # light to dark: the tail darkens
 
 # The setups the lessons compare.  Labels name the idea; values are command lines.
 LATENESS = {"spin": "idle=spin tick=none", "hlt, tickless": "idle=hlt tick=none",
@@ -95,9 +96,11 @@ class LatencyComparison:
     def table(self) -> list[dict[str, object]]:
         rows = []
         for r in self.results:
-            row: dict[str, object] = {"setup": r.label, "n": r.n}
+            row: dict[str, object] = {"setup": r.label}
             if r.sent is not None:
-                row["sent"] = r.sent
+                row.update(sent=r.sent, seen=r.n)
+            else:
+                row["n"] = r.n
             row.update({f"{k}_us": _r(getattr(r, f"{k}_us")) for k in PERCENTILES})
             if not math.isnan(r.quiet_pct):
                 row["quiet_host_pct"] = _r(r.quiet_pct)
@@ -106,14 +109,17 @@ class LatencyComparison:
         return rows
 
     def figure(self) -> go.Figure:
-        """Percentiles per setup, on a log axis: they span microseconds to milliseconds."""
+        """Percentiles per setup, on a log axis (they span microseconds to
+        milliseconds), each setup labelled with what it cost the host."""
+        x = [f"{r.label}<br>QEMU {r.host_pct:.1f} %" if not math.isnan(r.host_pct) else r.label
+             for r in self.results]
         fig = go.Figure()
-        for k in PERCENTILES:
-            fig.add_bar(name=k, uid=f"latency-{k}", x=[r.label for r in self.results],
+        for k, colour in zip(PERCENTILES, _SHADES):
+            fig.add_bar(name=k, uid=f"latency-{k}", x=x, marker_color=colour,
                         y=[getattr(r, f"{k}_us") for r in self.results])
-        fig.update_layout(title=self.title, barmode="group", height=360,
+        fig.update_layout(title=self.title, barmode="group", height=380, template="plotly_white",
                           yaxis=dict(type="log", title="microseconds (log)"),
-                          margin=dict(l=60, r=20, t=50, b=40))
+                          legend=dict(orientation="h", y=-0.2), margin=dict(l=60, r=20, t=50, b=40))
         return fig
 
     def to_dict(self) -> dict[str, object]:
@@ -142,7 +148,7 @@ class LatencyComparison:
         return f"<h4>{html.escape(self.title)}</h4><table><tr>{head}</tr>{body}</table>"
 
 
-_HEAD = {"setup": "setup", "n": "wake-ups", "sent": "sent", "p50_us": "p50, µs", "p90_us": "p90, µs",
+_HEAD = {"setup": "setup", "n": "wake-ups", "sent": "messages sent", "seen": "seen", "p50_us": "p50, µs", "p90_us": "p90, µs",
          "p99_us": "p99, µs", "max_us": "max, µs", "quiet_host_pct": "QEMU while quiet, %",
          "host_pct": "QEMU while measuring, %"}
 
