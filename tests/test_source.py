@@ -42,11 +42,59 @@ def test_every_marker_a_lesson_uses_exists():
     import json
     import re
 
-    pattern = re.compile(r'kit\.show\("([^"]+)", "([^"]+)"\)')
+    pattern = re.compile(r'kit\.show\("([^"]+)", "([^"]+)", stage="(\w+)"\)')
     used = []
     for nb in sorted((root() / "notebooks").glob("*.ipynb")):
         for cell in json.loads(nb.read_text())["cells"]:
             used += pattern.findall("".join(cell["source"]))
     assert used, "the lessons show no source at all"
-    for path, marker in used:
-        assert show(path, marker).text.strip(), f"{path}:{marker} is empty"
+    for path, marker, stage in used:
+        assert show(path, marker, stage=stage).text.strip(), f"{path}:{marker} is empty"
+
+
+STAGES = "#define STAGE_BOOT 1\n#define STAGE_SCHED 4\n#define STAGE_IDLE 5\n#define STAGE_POLL 6\n"
+SOURCE = """// <<wait
+void
+wait(void)
+{
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+	spin_first();
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_SCHED && KIT_STAGE_LEVEL < STAGE_IDLE
+	spin();
+#elif KIT_STAGE_LEVEL >= STAGE_IDLE
+	halt();
+#else
+	stop();
+#endif
+#ifdef DEBUG
+	trace();
+#endif
+}
+// >>wait
+"""
+
+
+@pytest.mark.parametrize("stage, calls", [
+    ("boot", ["stop()"]),
+    ("sched", ["spin()"]),
+    ("idle", ["halt()"]),
+    ("poll", ["spin_first()", "halt()"]),
+])
+def test_a_stage_sees_its_own_branches_and_every_other_if_as_written(tmp_path, stage, calls):
+    top = write(tmp_path, SOURCE)
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "kernel" / "stage.h").write_text(STAGES)
+    ex = show("k/f.c", "wait", stage=stage, top=top)
+    body = [line.strip() for line in ex.text.splitlines()[3:-1]]
+    assert body == [c + ";" for c in calls] + ["#ifdef DEBUG", "trace();", "#endif"], ex.text
+    assert f"as stage `{stage}` builds it" in ex._repr_markdown_()
+    assert "KIT_STAGE_LEVEL" in show("k/f.c", "wait", top=top).text      # no stage: as written
+
+
+def test_an_unknown_stage_names_the_known_ones(tmp_path):
+    top = write(tmp_path, SOURCE)
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "kernel" / "stage.h").write_text(STAGES)
+    with pytest.raises(KitError, match="the stages: boot, sched, idle, poll"):
+        show("k/f.c", "wait", stage="net", top=top)
