@@ -16,7 +16,6 @@
 #include "cpu.h"
 #include "sched.h"
 #include "stats.h"
-#include "trap.h"
 #include "x86.h"
 
 // The default: halt, but in the scheduler's first stage spin, as Toro did.
@@ -181,11 +180,7 @@ void
 idle_set(enum idle_policy policy)
 {
 	__atomic_store_n(&sched_policy, policy, __ATOMIC_SEQ_CST);
-	for (int c = 0; c < ncpu; c++)
-		if (c != cpunum()) {
-			lapic_send(cpus[c].apicid, T_IPI);
-			mystats()->ipis_sent++;
-		}
+	sched_kick_others();
 }
 // >>idle-set
 #endif

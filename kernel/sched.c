@@ -106,6 +106,21 @@ sched_post(struct thread *t)
 }
 // >>post
 
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+// A setting every core reads changed (idle_set, timer_set): send each
+// other core the wake-up IPI, which ends a halt so that the core goes
+// round its idle loop and reads the setting anew.
+void
+sched_kick_others(void)
+{
+	for (int c = 0; c < ncpu; c++)
+		if (c != cpunum()) {
+			lapic_send(cpus[c].apicid, T_IPI);
+			mystats()->ipis_sent++;
+		}
+}
+#endif
+
 // <<poll
 // Take this core's messages and passed deadlines (from stage poll on, its
 // waiters' variables too), and make ready the threads they wake.

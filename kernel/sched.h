@@ -103,6 +103,7 @@ void           sched_cpu_init(void);
 void           schedule(void);
 bool           sched_poll(void);
 void           sched_post(struct thread *t);
+void           sched_kick_others(void);
 void           sched_ready(struct sched *s, struct thread *t);
 bool           sched_idling(void);
 

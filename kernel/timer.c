@@ -132,11 +132,7 @@ timer_set(const char *v)
 		return -1;
 	tick_hz = hz;
 	__atomic_add_fetch(&tick_gen, 1, __ATOMIC_SEQ_CST);
-	for (int c = 0; c < ncpu; c++)
-		if (c != cpunum()) {
-			lapic_send(cpus[c].apicid, T_IPI);
-			mystats()->ipis_sent++;
-		}
+	sched_kick_others();
 	return hz;
 }
 
