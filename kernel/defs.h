@@ -102,7 +102,7 @@ struct percentiles {
 	u64 min, p50, p90, p99, max;
 };
 struct percentiles percentiles(u64 *a, u64 n);
-void percentiles_print(struct percentiles p);
+void percentiles_print(const char *head, const struct percentiles *p);
 
 // pic.c
 void pic_disable(void);

@@ -85,6 +85,8 @@ report(void *arg)
 {
 	(void)arg;
 	struct thread *t[NCPU_MAX];
+	struct percentiles p;
+	char head[32];
 	int n = 0;
 
 	for (int c = 0; c < ncpu; c++)
@@ -94,8 +96,9 @@ report(void *arg)
 		memmove(&late[n], &late[c * MAXSLEEPS], nsleeps * sizeof late[0]);
 		n += nsleeps;
 	}
-	kprintf("lateness: n=%d ", n);
-	percentiles_print(percentiles(late, n));
+	p = percentiles(late, n);
+	ksnprintf(head, sizeof head, "lateness: n=%d", n);
+	percentiles_print(head, &p);
 }
 
 void

@@ -53,9 +53,15 @@ percentiles(u64 *a, u64 n)
 	return (struct percentiles){ a[0], rank(a, n, 50), rank(a, n, 90), rank(a, n, 99), a[n - 1] };
 }
 
-// The percentiles as a console line ends: "min=.. p50=.. p90=.. p99=.. max=.. ns".
+// One console line: head, then "min=.. p50=.. p90=.. p99=.. max=.. ns",
+// or "-" for each if there were no samples.  One kprintf, so no other
+// CPU's line can land inside it.
 void
-percentiles_print(struct percentiles p)
+percentiles_print(const char *head, const struct percentiles *p)
 {
-	kprintf("min=%lu p50=%lu p90=%lu p99=%lu max=%lu ns\n", p.min, p.p50, p.p90, p.p99, p.max);
+	if (p == NULL)
+		kprintf("%s min=- p50=- p90=- p99=- max=- ns\n", head);
+	else
+		kprintf("%s min=%lu p50=%lu p90=%lu p99=%lu max=%lu ns\n",
+		    head, p->min, p->p50, p->p90, p->p99, p->max);
 }

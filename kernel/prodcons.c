@@ -155,12 +155,13 @@ static void
 report(void)
 {
 	u64 k = __atomic_load_n(&nseen, __ATOMIC_ACQUIRE);
+	struct percentiles p;
+	char head[64];
 
-	kprintf("prodcons: poll=%s sent=%lu seen=%lu ", modename[mode], nmsg, k);
-	if (k == 0)
-		kprintf("min=- p50=- p90=- p99=- max=- ns\n");
-	else
-		percentiles_print(percentiles(react, k));       // a late sighting writes past k only
+	ksnprintf(head, sizeof head, "prodcons: poll=%s sent=%lu seen=%lu", modename[mode], nmsg, k);
+	if (k > 0)
+		p = percentiles(react, k);              // a late sighting writes past k only
+	percentiles_print(head, k > 0 ? &p : NULL);
 }
 
 // <<producer
