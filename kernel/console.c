@@ -7,7 +7,9 @@
 //   help                      the commands                    help: ...
 //
 // Each command is answered by lines that start with its name and a
-// colon; a line that is no command by "console: unknown command ...".
+// colon, a bad argument by "<name>: bad ..." (kitlib's VM.command()
+// raises on it), and a line that is no command by "console: unknown
+// command ...".
 // Nothing is echoed: the host (kitlib, through pexpect) matches replies.
 // A mistake is answered, never a panic: the host may type anything.
 //

@@ -51,6 +51,6 @@ __all__ = [
     "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
 ]
 
-from . import hosttsc, notebook as _notebook
+from . import notebook as _notebook
 
 _notebook.install()

@@ -216,10 +216,8 @@ def compare_idle(image: Image, policies: Sequence[str] = ("spin", "hlt"), *, cpu
     """
     title = f"{image.stage}: idle=" + " then idle=".join(policies) + (f" ({append})" if append else "")
     plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest)
-    if show and plot.live:
-        from IPython.display import display
-
-        display(plot)
+    if show:
+        plot.display_live()
     phases = [Phase(p, image, f"idle={p} {append}".strip(), cpus) for p in policies]
     return measure(title, phases, seconds=seconds, settle=settle, plot=plot, floor=floor,
                    ceiling=ceiling, progress=progress)
@@ -245,10 +243,8 @@ def drive(image: Image, commands: Sequence[str], *, cpus: int = 1, append: str =
     title = (f"{image.stage}, {cpus} vCPU{'s' if cpus > 1 else ''}, {append or 'default command line'}: "
              + " -> ".join(commands))
     plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest)
-    if show and plot.live:
-        from IPython.display import display
-
-        display(plot)
+    if show:
+        plot.display_live()
     skip = round(settle * hz)
     with Sampler(hz) as sampler:
         sampler.subscribe(plot)

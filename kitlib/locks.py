@@ -125,10 +125,8 @@ def compare_locks(image: Image, kinds: Sequence[str] = KINDS, pauses: Sequence[b
                     cpus, verdict="locks: OK") for k, p in configs]
     title = f"{cpus} CPUs contend for one lock"
     plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest="lock_acquires")
-    if show and plot.live:
-        from IPython.display import display
-
-        display(plot)
+    if show:
+        plot.display_live()
     run = measure(title, phases, seconds=seconds, settle=settle, plot=plot, progress=progress,
                   floor=floor, ceiling=ceiling)
     results = tuple(LockResult(k, p, run[f"{k} pause={int(p)}"]) for k, p in configs)

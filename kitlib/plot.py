@@ -123,6 +123,14 @@ class LivePlot:
 
     # -- drawing -------------------------------------------------------
 
+    def display_live(self) -> None:
+        """Show the widget now, so that it draws as samples arrive; headless
+        (no front end) do nothing: the caller's result carries the static figure."""
+        if self._widget is not None:
+            from IPython.display import display
+
+            display(self._widget)
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 

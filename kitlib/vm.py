@@ -205,15 +205,16 @@ class VM:
         command's first word and a colon (``idle hlt`` -> ``idle: hlt``); an
         unknown command or a bad argument is a KitError with the guest's words.
         """
-        word = line.split()[0] if line.split() else ""
-        if not word:
+        words = line.split()
+        if not words:
             raise ValueError("command() needs a command, e.g. 'idle hlt'")
         self.sendline(line)
-        pattern = re.compile(rf"^(?:{re.escape(word)}|console): [^\n]*\n", re.M)
-        answer = self.expect(pattern, timeout=timeout, exact=False).strip()
-        if answer.startswith("console:") or " bad " in answer:
-            raise KitError(f"the guest refused {line!r}: {answer}")
-        return answer
+        pattern = re.compile(rf"^({re.escape(words[0])}|console): ([^\n]*)\n", re.M)
+        self.expect(pattern, timeout=timeout, exact=False)
+        who, said = self.match.group(1, 2)
+        if who == "console" or said.startswith("bad "):    # console.c's two refusals
+            raise KitError(f"the guest refused {line!r}: {who}: {said}")
+        return f"{who}: {said}"
 
     # -- waits
     def wait_ready(self, timeout: float | None = None) -> float:

@@ -195,10 +195,8 @@ def compare_reaction(image: Image, setups: Mapping[str, str] = REACTION, *, cpus
     (``n`` messages, one every ``period_us``), all on one time axis."""
     title = f"producer to consumer: {', '.join(setups)}"
     plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling)
-    if show and plot.live:
-        from IPython.display import display
-
-        display(plot)
+    if show:
+        plot.display_live()
     skip = round(settle * hz)
     results, phases = [], []
     with Sampler(hz) as sampler:

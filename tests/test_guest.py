@@ -16,6 +16,7 @@ import pytest
 import kitlib
 from kitlib import guest
 from kitlib.guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
+from kitlib.hosttsc import read_tsc
 
 from conftest import requires_qemu
 
@@ -235,7 +236,7 @@ class TestLiveStats:
     def test_the_guest_clock_follows_a_spinning_cpu_without_drift(self, boot_image):
         """The host's TSC plus the learned offset is the guest's TSC: a spinning
         CPU's last stamp stays just behind it, seconds later too."""
-        if kitlib.hosttsc.read_tsc() is None:
+        if read_tsc() is None:
             pytest.skip("the host's TSC cannot be read here")
         with kitlib.VM(boot_image, append="idle=spin") as vm:
             vm.wait_ready()
