@@ -168,7 +168,7 @@ def bench_lateness(sleeps: int = 500, cpus: int = 2) -> dict[str, object]:
 
 def bench_reaction(n: int = 300, cpus: int = 2, periods_us: Sequence[int] = (10_000, 200)) -> dict[str, object]:
     """Producer-to-consumer reaction percentiles (guest TSC) and host CPU, quiet and
-    under traffic, for spin, Toro's API and the kit's API, at each message period.
+    under traffic and after it, for spin, Toro's API and the kit's API, at each message period.
 
     At least ``n`` messages, and at least two seconds of them, so that the
     host samples the traffic.  Toro's API runs only at periods of a tick or
@@ -184,7 +184,7 @@ def bench_reaction(n: int = 300, cpus: int = 2, periods_us: Sequence[int] = (10_
             notes.append(f"period {period} us: no Toro's API (its tick=100 would pace the producer at 10 ms)")
         count = max(n, round(2e6 / period))
         runs[str(period)] = {"messages": count, **compare_reaction(
-            image, setups, cpus=cpus, period_us=period, n=count, quiet=2.0, show=False,
+            image, setups, cpus=cpus, period_us=period, n=count, quiet=2.0, after=2.0, show=False,
             progress=False).to_dict()}
     return {"benchmark": "reaction", "stage": "poll", "cpus": cpus,
             "floor_total_pct": round(cal.floor_total, 3), "notes": notes, "by_period_us": runs}

@@ -56,6 +56,7 @@ class Latency:
     sent: int | None = None         # prodcons: messages sent; n < sent means some were missed
     host_pct: float = math.nan      # QEMU, % of one host core, while the guest measured
     quiet_pct: float = math.nan     # prodcons: QEMU, % of one host core, before the traffic
+    after_pct: float = math.nan     # prodcons: the same once the traffic has stopped (if measured)
     line: str = field(default="", repr=False)
 
     @classmethod
@@ -105,6 +106,8 @@ class LatencyComparison:
             if not math.isnan(r.quiet_pct):
                 row["quiet_host_pct"] = _r(r.quiet_pct)
             row["host_pct"] = _r(r.host_pct)
+            if not math.isnan(r.after_pct):
+                row["after_host_pct"] = _r(r.after_pct)
             rows.append(row)
         return rows
 
@@ -148,9 +151,10 @@ class LatencyComparison:
         return f"<h4>{html.escape(self.title)}</h4><table><tr>{head}</tr>{body}</table>"
 
 
-_HEAD = {"setup": "setup", "n": "wake-ups", "sent": "messages sent", "seen": "seen", "p50_us": "p50, µs", "p90_us": "p90, µs",
-         "p99_us": "p99, µs", "max_us": "max, µs", "quiet_host_pct": "QEMU while quiet, %",
-         "host_pct": "QEMU while measuring, %"}
+_HEAD = {"setup": "setup", "n": "wake-ups", "sent": "messages sent", "seen": "seen",
+         "p50_us": "p50, µs", "p90_us": "p90, µs", "p99_us": "p99, µs", "max_us": "max, µs",
+         "quiet_host_pct": "QEMU while quiet, %", "host_pct": "QEMU while measuring, %",
+         "after_host_pct": "QEMU after the traffic, %"}
 
 
 def _r(x: float) -> float:
@@ -187,12 +191,14 @@ def compare_lateness(image: Image, setups: Mapping[str, str] = LATENESS, *, cpus
 
 
 def compare_reaction(image: Image, setups: Mapping[str, str] = REACTION, *, cpus: int = 2,
-                     period_us: int = 10_000, n: int = 200, quiet: float = 3.0, settle: float = 0.5,
-                     hz: float = 10.0, floor: float | None = None, ceiling: float | None = None,
-                     show: bool = True, progress: bool = True) -> LatencyComparison:
+                     period_us: int = 10_000, n: int = 200, quiet: float = 3.0, after: float = 0.0,
+                     settle: float = 0.5, hz: float = 10.0, floor: float | None = None,
+                     ceiling: float | None = None, show: bool = True,
+                     progress: bool = True) -> LatencyComparison:
     """Producer-to-consumer reaction for each setup, and QEMU's host CPU while the
-    consumer waits with nothing coming (``quiet`` seconds) and under the traffic
-    (``n`` messages, one every ``period_us``), all on one time axis."""
+    consumer waits with nothing coming (``quiet`` seconds), under the traffic
+    (``n`` messages, one every ``period_us``) and, if ``after`` is given, for
+    that many seconds once the traffic has stopped: all on one time axis."""
     title = f"producer to consumer: {', '.join(setups)}"
     plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling)
     if show:
@@ -212,11 +218,19 @@ def compare_reaction(image: Image, setups: Mapping[str, str] = REACTION, *, cpus
                 vm.expect("prodcons: traffic", timeout=quiet + 30)
                 sampler.watch(vm, f"{label}: traffic")
                 line = vm.expect(REACTION_LINE, timeout=30 + n * period_us / 1e6 * 3, exact=False)
+                if after:
+                    sampler.watch(vm, f"{label}: after")
+                    time.sleep(settle + after)
                 sampler.unwatch()
             q = summarise(f"{label}: quiet", cpus, sampler.phase_samples(f"{label}: quiet"), skip)
             t = summarise(f"{label}: traffic", cpus, sampler.phase_samples(f"{label}: traffic"), 0)
             phases += [q, t]
-            results.append(Latency.parse(label, line, host_pct=t.total, quiet_pct=q.total))
+            extra = {}
+            if after:
+                a = summarise(f"{label}: after", cpus, sampler.phase_samples(f"{label}: after"), skip)
+                phases.append(a)
+                extra["after_pct"] = a.total
+            results.append(Latency.parse(label, line, host_pct=t.total, quiet_pct=q.total, **extra))
         samples = tuple(sampler.samples)
     plot.finish()
     run = Experiment(title, tuple(phases), samples, floor, ceiling)

@@ -18,7 +18,7 @@ def test_a_lateness_line_reads_as_microseconds():
 
 
 def test_a_prodcons_line_counts_what_the_consumer_missed():
-    r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=150 p50=4000 p90=9000 p99=10000 max=10100 ns")
+    r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=150 min=3000 p50=4000 p90=9000 p99=10000 max=10100 ns")
     assert (r.sent, r.n, r.missed) == (200, 150, 50)
 
 
@@ -34,15 +34,17 @@ def test_a_line_without_counts_is_refused():
 
 def test_a_comparison_shows_every_setup_and_is_valid_json():
     runs = LatencyComparison("t", (
-        Latency.parse("spin", "prodcons: poll=spin sent=10 seen=10 p50=1000 p90=2000 p99=3000 max=3000 ns",
+        Latency.parse("spin", "prodcons: poll=spin sent=10 seen=10 min=900 p50=1000 p90=2000 p99=3000 "
+                              "max=3000 ns",
                       host_pct=200.0, quiet_pct=199.0),
-        Latency.parse("toro", "prodcons: poll=toro sent=10 seen=0 p50=- p90=- p99=- max=- ns",
-                      host_pct=100.0, quiet_pct=100.0),
+        Latency.parse("toro", "prodcons: poll=toro sent=10 seen=0 min=- p50=- p90=- p99=- max=- ns",
+                      host_pct=100.0, quiet_pct=100.0, after_pct=99.0),
     ))
     assert runs["toro"].n == 0
     with pytest.raises(KeyError, match="setups: spin, toro"):
         runs["wait"]
     assert [row["setup"] for row in runs.table()] == ["spin", "toro"]
+    assert "after_host_pct" not in runs.table()[0] and runs.table()[1]["after_host_pct"] == 99.0
     text, page = str(runs), runs._repr_html_()
     assert "spin" in text and "toro" in text and "<table>" in page and "QEMU while quiet" in page
     data = json.loads(json.dumps(runs.to_dict()))      # NaN became null
