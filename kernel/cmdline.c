@@ -79,6 +79,25 @@ cmdline_has(const char *flag)
 	return cmdline_get(flag) != NULL;
 }
 
+// Whether s is a decimal number from lo to hi (hi < 2^63); if so, *n is it.
+bool
+str_num(const char *s, u64 lo, u64 hi, u64 *n)
+{
+	u64 v = 0;
+
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > hi)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	if (v < lo || v > hi)
+		return false;
+	*n = v;
+	return true;
+}
+
 // The number key= gives, from lo to hi, or dflt if the line does not
 // name key.  A value that is not a decimal number in range is a panic
 // before "kit: ready", saying which key and range.
@@ -86,16 +105,11 @@ u64
 cmdline_num(const char *key, u64 dflt, u64 lo, u64 hi)
 {
 	const char *v = cmdline_get(key);
+	u64 n;
 
 	if (v == NULL)
 		return dflt;
-	u64 n = 0;
-	bool ok = *v != '\0';
-	for (const char *p = v; ok && *p != '\0'; p++) {
-		ok = *p >= '0' && *p <= '9' && n <= hi;
-		n = n * 10 + (*p - '0');
-	}
-	if (!ok || n < lo || n > hi)
+	if (!str_num(v, lo, hi, &n))
 		panic("bad %s '%s' (%s=<number> from %lu to %lu)", key, v, key, lo, hi);
 	return n;
 }

@@ -35,6 +35,7 @@ void         cmdline_init(const char *s);
 const char  *cmdline_get(const char *key);
 bool         cmdline_has(const char *flag);
 u64          cmdline_num(const char *key, u64 dflt, u64 lo, u64 hi);
+bool         str_num(const char *s, u64 lo, u64 hi, u64 *n);
 
 // console.c
 void        console_init(void);

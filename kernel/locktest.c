@@ -100,21 +100,6 @@ run(struct run *r, u64 *lost)
 	return sum;
 }
 
-static u64
-parse_ms(const char *s)
-{
-	u64 v = 0;
-
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || v > 1000000000)
-			panic("bad ms '%s' (milliseconds, e.g. ms=%d)", s, DEFAULT_MS);
-		v = v * 10 + (*p - '0');
-	}
-	if (v == 0)
-		panic("bad ms '%s' (milliseconds, e.g. ms=%d)", s, DEFAULT_MS);
-	return v;
-}
-
 // The apps of this stage, each in its own file: app= must name one.
 #if KIT_STAGE_LEVEL >= STAGE_POLL
 #define APPS "app=locks, sleepers, lateness or prodcons"
@@ -144,7 +129,7 @@ app_known(const char *a)
 void
 locktest_init(void)
 {
-	const char *a = cmdline_get("app"), *k = cmdline_get("lock"), *ms = cmdline_get("ms");
+	const char *a = cmdline_get("app"), *k = cmdline_get("lock");
 
 	if (a == NULL)
 		return;
@@ -153,7 +138,7 @@ locktest_init(void)
 	if (strcmp(a, "locks") != 0)
 		return;                 // another app's: its own file reads its options
 	app.on = true;
-	app.ms = ms != NULL ? parse_ms(ms) : DEFAULT_MS;
+	app.ms = cmdline_num("ms", DEFAULT_MS, 1, 1000000000);
 	if (k == NULL)
 		panic("app=locks needs lock=tas, ttas, ticket or none");
 	if (strcmp(k, "none") == 0)

@@ -61,14 +61,13 @@ us_to_tsc(u64 us)
 static long
 tick_parse(const char *v)
 {
+	u64 hz;
+
 	if (strcmp(v, "periodic") == 0)
 		return PERIODIC_HZ;
 	if (strcmp(v, "none") == 0 || strcmp(v, "tickless") == 0)
 		return 0;
-	u64 hz = 0;
-	for (const char *p = v; *p != '\0' && hz <= TICK_MAX_HZ; p++)
-		hz = *p >= '0' && *p <= '9' ? hz * 10 + (*p - '0') : TICK_MAX_HZ + 1;
-	return hz == 0 || hz > TICK_MAX_HZ ? -1 : (long)hz;
+	return str_num(v, 1, TICK_MAX_HZ, &hz) ? (long)hz : -1;
 }
 
 // Read tick= before "kit: ready", so a mistake is a panic before the host
