@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .build import build, probe
-from .calibrate import calibrate
+from .calibrate import Calibration, calibrate
 from .experiment import Phase, compare_idle, measure
 from .locks import compare_locks
 from .paths import root
@@ -85,14 +85,18 @@ def bench_idle(seconds: float = 5.0, *, stage: str = "boot") -> dict[str, object
     spin, hlt = run["spin"], run["hlt"]
     span = cal.ceiling_vcpu - cal.floor_vcpu
     return {"benchmark": "idle", "stage": stage, "seconds": seconds,
-            "floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
-            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)},
+            **_floor_and_ceiling(cal),
             "spin": {"vcpu_pct": round(spin.vcpu[0], 2), "total_pct": round(spin.total, 2),
                      "guest_halted_pct": round(100 * spin.halted[0], 2)},
             "hlt": {"vcpu_pct": round(hlt.vcpu[0], 3), "total_pct": round(hlt.total, 3),
                     "guest_halted_pct": round(100 * hlt.halted[0], 2)},
             "spin_position": round((spin.vcpu[0] - cal.floor_vcpu) / span, 3) if span else None,
             "hlt_position": round((hlt.vcpu[0] - cal.floor_vcpu) / span, 4) if span else None}
+
+
+def _floor_and_ceiling(cal: Calibration) -> dict[str, object]:
+    return {"floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
+            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)}}
 
 
 def bench_smp(runs: int = 3, cpus: Sequence[int] = (1, 4, 16)) -> dict[str, object]:
@@ -142,9 +146,10 @@ def bench_ticks(seconds: float = 4.0, cpus: int = 2,
 def bench_policies(seconds: float = 4.0, cpus: int = 4) -> dict[str, object]:
     """Host CPU of ``cpus`` cores whose threads all sleep (for a second at a time),
     for idle=spin and idle=hlt tickless, beside the calibrated floor and ceiling."""
+    asleep = "app=sleepers sleep=1000 tick=none"
     cal = calibrate(seconds=seconds, fresh=True, progress=False)
-    run = compare_idle(build("idle"), ("spin", "hlt"), cpus=cpus, append="app=sleepers sleep=1000 tick=none",
-                       seconds=seconds, show=False, progress=False)
+    run = compare_idle(build("idle"), ("spin", "hlt"), cpus=cpus, append=asleep, seconds=seconds,
+                       show=False, progress=False)
     out = {}
     for policy in ("spin", "hlt"):
         p = run[policy]
@@ -152,9 +157,8 @@ def bench_policies(seconds: float = 4.0, cpus: int = 4) -> dict[str, object]:
                        "vcpu_pct": {str(k): round(v, 3) for k, v in p.vcpu.items()},
                        "vcpu_runnable_pct": {str(k): round(v, 1) for k, v in p.wanted.items()}}
     return {"benchmark": "policies", "stage": "idle", "cpus": cpus, "seconds": seconds,
-            "app": "sleepers sleep=1000 tick=none",
-            "floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
-            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)},
+            "append": asleep,
+            **_floor_and_ceiling(cal),
             **out}
 
 
