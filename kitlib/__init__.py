@@ -1,16 +1,29 @@
 """kitlib: build the idlekit unikernel, boot it in QEMU, and watch what it costs.
 
-The core: ``build``/``probe`` make kernel images, ``VM`` boots one (console,
-outcomes, QMP, guest stats), ``Sampler`` measures host CPU per vCPU thread
-beside the guest's own view, and every failure is a named ``KitError``.
-On top of it: ``calibrate`` (the host's floor and ceiling), ``measure`` and
-``compare_idle`` (experiments on one time axis), ``LivePlot``, ``IdlePanel``
-(the same by clicks) and ``show`` (the kernel's source, cut by marker).
+The core, which imports no plotting or widget library: ``build``/``probe``
+make kernel images, ``VM`` boots one (console, outcomes, QMP, guest stats,
+devices), ``Sampler`` measures host CPU per vCPU thread beside the guest's
+own view, ``protocol`` reads the lines the guest prints, ``Session``
+measures VMs through named phases, and every failure is a named
+``KitError``.  On it, one module a lesson: ``calibrate`` (the host's floor
+and ceiling), ``measure``, ``compare_idle`` and ``drive`` (experiments on
+one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
+``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
+idle), ``compare_reaction`` (lesson 06, poll); results are objects with a
+table, and ``.figure()`` where there is a plot.  The views load when first
+used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
+clicks); ``show`` (the kernel's source, cut by marker).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import protocol
 from .build import Image, build, probe
 from .calibrate import Calibration, calibrate
-from .controls import ConsolePanel, IdlePanel
+from .cores import Bringup
 from .errors import (
     BuildError,
     GuestError,
@@ -22,18 +35,35 @@ from .errors import (
     QemuNotFound,
     TripleFault,
 )
-from .experiment import Experiment, Phase, PhaseResult, compare_idle, drive, measure
-from .locks import LockComparison, LockResult, compare_locks, jain
-from .smp import Bringup
+from .experiment import Phase, compare_idle, drive, measure
 from .guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
 from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
+from .idle import Latency, LatencyComparison, compare_lateness
 from .paths import build_dir, root
-from .plot import LivePlot
+from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
 from .qmp import QMP, QMPError
+from .results import Experiment, PhaseResult
+from .session import Session
 from .source import show
+from .spinlocks import LockComparison, LockResult, compare_locks, jain
 from .vm import VM, clean_stale
-from .wakeup import Latency, LatencyComparison, compare_lateness, compare_reaction
+
+# Views: a name here is imported from its module on first use (PEP 562).
+_VIEWS = {"LivePlot": "plot", "IdlePanel": "controls", "ConsolePanel": "controls"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _VIEWS:
+        value = getattr(importlib.import_module(f".{_VIEWS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_VIEWS])
+
 
 __all__ = [
     "Image", "build", "probe",
@@ -44,7 +74,7 @@ __all__ = [
     "root", "build_dir",
     "command_line", "find_qemu", "kvm_usable", "qemu_version", "resolve_accel",
     "QMP", "QMPError",
-    "VM", "clean_stale",
+    "VM", "clean_stale", "protocol", "Session",
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",

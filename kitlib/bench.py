@@ -20,12 +20,13 @@ from pathlib import Path
 from .build import build, probe
 from .calibrate import Calibration, calibrate
 from .experiment import Phase, compare_idle, measure
-from .locks import compare_locks
+from .spinlocks import compare_locks
 from .paths import root
 from .qemu import qemu_version, resolve_accel
-from .smp import Bringup
+from .cores import Bringup
 from .vm import VM
-from .wakeup import REACTION, compare_lateness, compare_reaction
+from .idle import compare_lateness
+from .poll import REACTION, compare_reaction
 
 
 @dataclass(frozen=True)

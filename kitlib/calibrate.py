@@ -10,17 +10,17 @@ interrupt can wake it.  The ceiling guest executes ``jmp .``.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 from .build import probe
 from .experiment import Experiment, Phase, measure
+from .table import Tabular
 
 _cache: dict[tuple[float, float], "Calibration"] = {}
 
 
 @dataclass(frozen=True)
-class Calibration:
+class Calibration(Tabular):
     """Host CPU, % of one host core, of the floor and ceiling guests."""
 
     floor_vcpu: float
@@ -43,12 +43,18 @@ class Calibration:
         floor, ceiling = run["floor"], run["ceiling"]
         return cls(floor.vcpu[0], floor.total, ceiling.vcpu[0], ceiling.total)
 
-    def __str__(self) -> str:
-        return (f"floor {self.floor_total:.2f} % (vCPU {self.floor_vcpu:.2f} %), "
-                f"ceiling {self.ceiling_vcpu:.1f} % (QEMU total {self.ceiling_total:.1f} %) of one host core")
+    title = "Calibration: what a VM costs this host, % of one host core"
+    columns = {"guest": "guest", "vcpu_pct": "vCPU thread, %", "total_pct": "QEMU total, %"}
 
-    def _repr_html_(self) -> str:
-        return f"<p><b>Calibration</b>: {html.escape(str(self))}</p>"
+    def table(self) -> list[dict[str, object]]:
+        return [{"guest": "floor (cli; hlt)", "vcpu_pct": round(self.floor_vcpu, 2),
+                 "total_pct": round(self.floor_total, 2)},
+                {"guest": "ceiling (jmp .)", "vcpu_pct": round(self.ceiling_vcpu, 1),
+                 "total_pct": round(self.ceiling_total, 1)}]
+
+    def notes(self) -> list[str]:
+        return [f"claims are made against the floor {self.floor:.2f} % (QEMU total) "
+                f"and the ceiling {self.ceiling:.1f} % (one spinning vCPU thread)"]
 
 
 def calibrate(*, seconds: float = 3.0, settle: float = 0.5, fresh: bool = False,

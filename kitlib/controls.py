@@ -1,6 +1,7 @@
 """Clickable controls for a lesson: the buttons call the same functions as
 the lesson's code cells, so a demo runs from the controls and the tests run
-the code."""
+the code.  A panel is a measuring session (session.py) that stays open
+between clicks, with a live plot of its own."""
 
 from __future__ import annotations
 
@@ -9,22 +10,24 @@ import threading
 
 import ipywidgets as widgets
 
+from . import protocol
 from .build import Image
 from .errors import KitError
 from .hostcpu import Sampler
 from .plot import LivePlot
+from .session import Session
 from .vm import VM
 
 
 class _Panel:
-    """What every panel has: one VM at a time, a sampler, a live plot on one
-    time axis, Boot and Stop buttons and a status line."""
+    """What every panel has: one VM at a time, a session whose live plot keeps
+    every run on one time axis, Boot and Stop buttons and a status line."""
 
     def __init__(self, image: Image, plot: LivePlot, hz: float) -> None:
         self.image = image
         self.plot = plot
-        self.sampler = Sampler(hz)
-        self.sampler.subscribe(self.plot)
+        self.session = Session(plot.title, plot.cpus, hz=hz, floor=plot.floor, ceiling=plot.ceiling,
+                               guest=plot.guest, plot=plot, progress=False)
         self.vm: VM | None = None
         self._lock = threading.Lock()
         self.boot_button = widgets.Button(description="Boot", button_style="success", icon="play")
@@ -34,24 +37,25 @@ class _Panel:
         self.boot_button.on_click(lambda _: self._guard(self.boot))
         self.stop_button.on_click(lambda _: self._guard(self.stop))
 
+    @property
+    def sampler(self) -> Sampler:
+        """The session's sampler: every sample the panel has taken."""
+        return self.session.sampler
+
     def boot(self) -> VM:
         raise NotImplementedError
 
     def _boot_locked(self, cpus: int, append: str, phase: str) -> VM:
         """Stop any running VM, boot a new one, wait for it and watch it."""
         self._stop_locked()
-        if not self.sampler.running:
-            self.sampler.start()
         self.status.value = f"booting {html.escape(append or self.image.stage)}…"
-        vm = VM(self.image, cpus=cpus, append=append).start()
         try:
-            vm.wait_ready()
+            vm = self.session.boot(self.image, cpus=cpus, append=append)
         except Exception:
-            vm.stop()
             self.status.value = "boot failed"
             raise
         self.vm = vm
-        self.sampler.watch(vm, phase)
+        self.session.phase(phase, vm)
         self.stop_button.disabled = False
         return vm
 
@@ -65,12 +69,11 @@ class _Panel:
     def close(self) -> None:
         """Stop the VM and the sampler."""
         self.stop()
-        self.sampler.stop()
+        self.session.close()
 
     def _stop_locked(self) -> None:
         if self.vm is not None:
-            self.sampler.unwatch()
-            self.vm.stop()
+            self.session.stop(self.vm)
             self.vm = None
 
     def _guard(self, action) -> None:
@@ -93,7 +96,7 @@ class IdlePanel(_Panel):
     """Boot the kernel with an idle policy, watch it, stop it, boot another:
     every run lands on one live plot with one time axis."""
 
-    def __init__(self, image: Image, *, policies: tuple[str, ...] = ("spin", "hlt"), cpus: int = 1,
+    def __init__(self, image: Image, *, policies: tuple[str, ...] = protocol.IDLE_POLICIES, cpus: int = 1,
                  floor: float | None = None, ceiling: float | None = None, hz: float = 10.0) -> None:
         super().__init__(image, LivePlot(f"{image.stage}: live", cpus, floor=floor, ceiling=ceiling), hz)
         self.cpus = cpus
@@ -125,7 +128,7 @@ class ConsolePanel(_Panel):
         super().__init__(image, plot, hz)
         self.cpus = cpus
         self.append = append
-        self.idle = widgets.ToggleButtons(options=("spin", "hlt"), value=None, description="idle",
+        self.idle = widgets.ToggleButtons(options=protocol.IDLE_POLICIES, value=None, description="idle",
                                           disabled=True)
         self.tick = widgets.ToggleButtons(options=ticks, value=None, description="tick", disabled=True)
         for knob in (self.idle, self.tick):
@@ -145,7 +148,7 @@ class ConsolePanel(_Panel):
             if self.vm is None:
                 raise KitError("boot first: there is no VM to type to")
             answer = self.vm.command(line)
-            self.sampler.watch(self.vm, line)
+            self.session.phase(line, self.vm)
             self.status.value = f"the guest answered: <code>{html.escape(answer)}</code>"
             return answer
 

@@ -33,7 +33,10 @@ __all__ = ["StatsBlock", "StatsSnapshot", "halted_fraction", "idle_rate", "MAGIC
 
 MAGIC = b"KITSTATS"
 VERSION = 1
-_HEADER = struct.Struct("@8sIIIIQQ240s")   # struct kitstats up to fields[]; 280 bytes
+# struct kitstats up to fields[]: magic, version, ncpu, cpu_offset, cpu_stride,
+# tsc_hz, ready_tsc.  The names (fields[]) run from there to cpu_offset, as the
+# block itself says: the host never assumes the size of that area.
+_HEADER = struct.Struct("@8sIIIIQQ")
 _WINDOW = 64 * 1024                         # bytes mapped from the block's page on
 _SEQ_TIMEOUT = 0.2                          # seconds a record may stay mid-update
 _MAX_CPUS = 256
@@ -149,16 +152,18 @@ class StatsBlock:
     def _read_locked(self) -> tuple[int, int, tuple[dict[str, int], ...], bool, tuple[str, ...]]:
         mm = self._mm
         assert mm is not None
-        magic, version, ncpu, cpu_offset, stride, tsc_hz, ready_tsc, raw = _HEADER.unpack_from(mm, self._base)
+        magic, version, ncpu, cpu_offset, stride, tsc_hz, ready_tsc = _HEADER.unpack_from(mm, self._base)
         if magic != MAGIC:
             return (0, 0, (), False, ())
         if version != VERSION:
             raise KitError(f"stats block version {version}, this kitlib reads version {VERSION}: update kitlib")
+        names_at, names_end = self._base + _HEADER.size, self._base + min(cpu_offset, len(mm) - self._base)
+        raw = mm[names_at:names_end] if names_end > names_at else b""
         names = tuple(raw.split(b"\0", 1)[0].decode("ascii", "replace").split())
         nfields = len(names)
         end = self._base + cpu_offset + ncpu * stride
         if (
-            ncpu > _MAX_CPUS or not names or stride < 8 * nfields
+            ncpu > _MAX_CPUS or not names or stride < 8 * nfields or cpu_offset < _HEADER.size
             or cpu_offset % 8 or stride % 8 or self._base % 8 or end > len(mm)
         ):
             raise KitError(

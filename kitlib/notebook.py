@@ -1,4 +1,5 @@
-"""How kitlib's errors look in a notebook: the message, not a traceback.
+"""kitlib in a notebook: whether a front end draws widgets, and how kitlib's
+errors look there (the message, not a traceback).
 
 A kitlib error is written for the student (errors.py): a compile error is the
 compiler's own diagnostics, a guest panic names the fault and shows the
@@ -15,6 +16,24 @@ import os
 from .errors import KitError
 
 _RED, _RESET = "\x1b[31m", "\x1b[0m"
+
+
+def live_frontend() -> bool:
+    """True when a notebook front end will draw widgets for this kernel.
+
+    JupyterLab's server sets JPY_SESSION_NAME in its kernels' environment;
+    nbval and nbclient do not.  KITLIB_HEADLESS=1 forces headless.
+    """
+    if os.environ.get("KITLIB_HEADLESS", "") not in ("", "0"):
+        return False
+    if "JPY_SESSION_NAME" not in os.environ:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def show_error(shell, etype, value, tb, tb_offset=None) -> list[str]:

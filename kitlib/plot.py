@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -27,30 +26,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .hostcpu import Sample
+from .notebook import live_frontend
 
 # One colour per vCPU, the same in both panels.
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _PHASE_FILL = ("rgba(31,119,180,0.07)", "rgba(255,127,14,0.08)")
 _REDRAW_S = 0.5           # traces: at most 2 redraws a second
 _BANDS_S = 3.0            # phase bands: every 3 s, or when a phase starts
-
-
-def live_frontend() -> bool:
-    """True when a notebook front end will draw widgets for this kernel.
-
-    JupyterLab's server sets JPY_SESSION_NAME in its kernels' environment;
-    nbval and nbclient do not.  KITLIB_HEADLESS=1 forces headless.
-    """
-    if os.environ.get("KITLIB_HEADLESS", "") not in ("", "0"):
-        return False
-    if "JPY_SESSION_NAME" not in os.environ:
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class LivePlot:

@@ -1,6 +1,6 @@
 """The QEMU process behind a VM: spawned without orphans, console drained.
 
-No orphans, whatever happens to the Python process (DESIGN.md section 6):
+No QEMU outlives the Python process that started it, whatever ends that process:
  - the pty: when its master closes (our process ends), QEMU gets SIGHUP;
  - PR_SET_PDEATHSIG(SIGKILL), set in the child before exec.  The "parent" it
    watches is the *thread* that forked, so every QEMU is forked by one
@@ -40,14 +40,13 @@ from typing import Callable, TypeVar
 import pexpect
 
 from .guest import StatsBlock
+from .protocol import PANIC, READY
 from .qmp import QMP
 
-__all__ = ["QemuProcess", "Console", "clean_stale", "READY_LINE", "PANIC_MARK"]
+__all__ = ["QemuProcess", "Console", "clean_stale"]
 
 T = TypeVar("T")
 
-READY_LINE = "kit: ready"
-PANIC_MARK = "kit: panic "
 PREFIX = "kit-"                 # every VM name, RAM file and temp dir starts so
 SHM_DIR = Path("/dev/shm")
 
@@ -205,11 +204,11 @@ class Console:
             self.line_start = self.base + nl + 1
 
     def _line(self, line: str, now: float, end: int) -> str:
-        if self.ready_time is None and line.strip().startswith(READY_LINE):
+        if self.ready_time is None and line.strip().startswith(READY):
             self.ready_time, self.ready_end = now, end
-        at = line.find(PANIC_MARK)
+        at = line.find(PANIC)
         if self.panic is None and at >= 0:
-            self.panic = line[at + len(PANIC_MARK):].strip()
+            self.panic = line[at + len(PANIC):].strip()
         return line
 
     def close(self, now: float) -> None:

@@ -3,16 +3,39 @@ every line the kernel prints that the host reads.
 
 The kernel prints; this module alone knows how those lines look and how to
 take them apart, so the library and the tests read the guest one way.
+Lines are matched whole (``^...$`` in multiline mode) on the console
+transcript, where the pty's "\\r\\n" is already "\\n" (process.py).
+
+Patterns end at the line's "\n", so that one matched while the line is
+still arriving has all of it.  A line's numbers are ``key=value`` words wherever the kernel can print them
+so (stats, percentiles): :func:`fields` is the one parser for those.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 
-__all__ = ["IDLE_POLICIES", "fields"]
+__all__ = [
+    "IDLE_POLICIES", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
+    "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer_pattern", "answer",
+    "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",
+    "RANKS", "Percentiles", "percentiles", "ProdconsStart", "prodcons_start",
+    "LOCKS_SUMMARY", "LocksSummary", "locks_summary", "woke_late_us",
+]
 
 # idle=<policy> on the command line, `idle <policy>` on the console (kernel/idle.c).
 IDLE_POLICIES = ("spin", "hlt")
+
+# -- fixed lines (kernel/main.c, panic.c, selftest.c, console.c, prodcons.c)
+BOOT = "kit: boot "                 # + the stage's name
+READY = "kit: ready"                # the kernel has finished booting every CPU
+PANIC = "kit: panic "               # + the reason; the kernel then exits with failure
+TESTS_PASSED = "kit: tests passed"  # after every self-test printed `<name>: OK`
+STATS_END = "stats: end"            # after the `stats` command's per-CPU lines
+TRAFFIC = "prodcons: traffic"       # the producer starts sending
+QUIET = "prodcons: quiet"           # the producer has sent its last message
 
 _FIELD = re.compile(r"(\w+)=(\S*)")
 
@@ -20,3 +43,169 @@ _FIELD = re.compile(r"(\w+)=(\S*)")
 def fields(line: str) -> dict[str, str]:
     """The ``key=value`` words of a line, in order (``a=1 b=x`` -> {"a": "1", "b": "x"})."""
     return dict(_FIELD.findall(line))
+
+
+# -- bring-up: `kit: cpu <n> up`, one line per CPU as it reaches C (kernel/smp.c)
+
+_CPU_UP = re.compile(r"^kit: cpu (\d+) up$", re.M)
+
+
+def cpus_up(console: str) -> list[int]:
+    """The CPUs that printed ``kit: cpu <n> up``, in the order they did."""
+    return [int(n) for n in _CPU_UP.findall(console)]
+
+
+# -- verdicts: `<name>: OK` or `<name>: FAIL <why>` (self-tests, the locks app)
+
+_VERDICT = re.compile(r"^([\w-]+): (OK|FAIL)(?: ([^\n]*))?\n", re.M)
+
+
+def ok(name: str) -> str:
+    """The line that says ``name`` passed."""
+    return f"{name}: OK"
+
+
+def fail(name: str) -> str:
+    """The start of the line that says ``name`` failed (the reason follows)."""
+    return f"{name}: FAIL"
+
+
+def test_results(console: str) -> dict[str, str | None]:
+    """Each verdict line's name -> None if it passed, else the reason it failed."""
+    return {name: None if word == "OK" else (why or "") for name, word, why in _VERDICT.findall(console)}
+
+
+# -- console answers (kernel/console.c): a command's first word, a colon, the answer
+
+@dataclass(frozen=True)
+class Answer:
+    """The guest's one-line answer to a console command."""
+
+    who: str        # the command's first word, or "console" for a line it could not take
+    said: str
+
+    @property
+    def refused(self) -> bool:
+        """console.c's two refusals: an unknown command, or ``<cmd>: bad ...``."""
+        return self.who == "console" or self.said.startswith("bad ")
+
+    def __str__(self) -> str:
+        return f"{self.who}: {self.said}"
+
+
+def answer_pattern(command: str) -> re.Pattern[str]:
+    """What answers ``command``: a line from its first word or from the console itself.
+
+    Groups: who, said; :func:`answer` makes the Answer of a match."""
+    word = command.split()[0]
+    return re.compile(rf"^({re.escape(word)}|console): ([^\n]*)\n", re.M)
+
+
+def answer(match: re.Match[str]) -> Answer:
+    """The Answer in a match of :func:`answer_pattern`."""
+    return Answer(match.group(1), match.group(2))
+
+
+# -- `stats`: `stats: cpu <n> halts=.. halted_ms=.. ...`, one line a CPU, then `stats: end`
+
+STATS_LINE = re.compile(r"^stats: cpu (\d+) (\w+=[^\n]*)\n", re.M)
+
+
+def stats_lines(text: str) -> dict[int, dict[str, int]]:
+    """CPU -> its counters, from the ``stats`` command's lines in ``text``."""
+    return {int(cpu): {k: int(v) for k, v in fields(rest).items()} for cpu, rest in STATS_LINE.findall(text)}
+
+
+# -- percentile lines (kernel/percentile.c): `<head> min=.. p50=.. p90=.. p99=.. max=.. ns`,
+#    each rank in nanoseconds, or `-` for every rank when there was no sample.
+#    app=lateness's head is `lateness: n=<wake-ups>`;
+#    app=prodcons's is `prodcons: poll=<mode> sent=<messages> seen=<messages>`.
+
+LATENESS_LINE = re.compile(r"^lateness: n=[^\n]*\n", re.M)
+REACTION_LINE = re.compile(r"^prodcons: poll=\S+ sent=[^\n]*\n", re.M)
+RANKS = ("min", "p50", "p90", "p99", "max")
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """One percentile line: ranks in nanoseconds (NaN: no sample)."""
+
+    n: int                      # samples (prodcons: messages the consumer saw)
+    min_ns: float
+    p50_ns: float
+    p90_ns: float
+    p99_ns: float
+    max_ns: float
+    sent: int | None = None     # prodcons: messages sent
+    mode: str | None = None     # prodcons: the poll= API
+
+
+def percentiles(line: str) -> Percentiles:
+    """Read a lateness or prodcons percentile line; ValueError for any other line."""
+    f = fields(line)
+    if ("n" not in f and "seen" not in f) or any(r not in f for r in RANKS):
+        raise ValueError(f"not a percentile line: {line!r}")
+
+    def ns(key: str) -> float:
+        return math.nan if f[key] == "-" else float(int(f[key]))
+
+    n = int(f.get("seen", f.get("n", "0")))
+    sent = int(f["sent"]) if "sent" in f else None
+    return Percentiles(n, *(ns(r) for r in RANKS), sent=sent, mode=f.get("poll"))
+
+
+# -- app=prodcons's first line: `prodcons: poll=<mode> period=<µs> us n=<count> consumer on cpu <n>`
+
+PRODCONS_START = re.compile(r"^prodcons: poll=(\w+) period=(\d+) us n=(\d+) consumer on cpu (\d+)\n", re.M)
+
+
+@dataclass(frozen=True)
+class ProdconsStart:
+    mode: str
+    period_us: int
+    n: int
+    consumer_cpu: int
+
+
+def prodcons_start(text: str) -> ProdconsStart | None:
+    """The first prodcons start line in ``text``, or None."""
+    m = PRODCONS_START.search(text)
+    if m is None:
+        return None
+    return ProdconsStart(m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)))
+
+
+# -- app=locks's summary (kernel/locktest.c), before its verdict `locks: OK` / `locks: FAIL lost ...`:
+#    `locks: <lock> pause=<0|1>: <cpus> cpus, <total> increments in <ms> ms, <rate>/s`
+
+LOCKS_SUMMARY = re.compile(
+    r"^locks: (\w+) pause=(\d): (\d+) cpus, (\d+) increments in (\d+) ms, (\d+)/s$", re.M)
+
+
+@dataclass(frozen=True)
+class LocksSummary:
+    lock: str
+    pause: bool
+    cpus: int
+    increments: int
+    ms: int
+    per_s: int
+
+
+def locks_summary(text: str) -> LocksSummary | None:
+    """The lock app's summary line in ``text``, or None."""
+    m = LOCKS_SUMMARY.search(text)
+    if m is None:
+        return None
+    lock, pause, *numbers = m.groups()
+    return LocksSummary(lock, pause == "1", *map(int, numbers))
+
+
+# -- the sched self-test's sleeps (kernel/schedtest.c): `sleep: <ms> ms, woke <µs> us late`
+
+_WOKE_LATE = re.compile(r"^sleep: \d+ ms, woke (\d+) us late$", re.M)
+
+
+def woke_late_us(console: str) -> list[int]:
+    """How late each of the sched self-test's sleeps woke, in microseconds."""
+    return [int(us) for us in _WOKE_LATE.findall(console)]

@@ -1,10 +1,13 @@
 """Find QEMU, choose the accelerator, and write its command line.
 
-The command line is the one in DESIGN.md section 5: guest RAM in a shared
-file under /dev/shm (so the host can read the guest's stats block without
-waking it), named vCPU threads, a QMP socket, the serial console on stdio and
-the isa-debug-exit device.  TCG is the default: on the machines this kit is
-built on, /dev/kvm is nested and its timings are erratic.
+The command line: guest RAM in a shared file under /dev/shm (so the host
+can read the guest's stats block without waking it), named vCPU threads
+(``-name ...,debug-threads=on``), a QMP socket, the serial console on stdio
+and the isa-debug-exit device (a guest's write of v ends QEMU with status
+(v << 1) | 1).  TCG is the default: under nested virtualisation /dev/kvm
+works, but its timings are erratic.  Devices and their back-ends are added
+as QEMU's own Python ``QEMUMachine`` does: ``-device <value>`` a device, and
+further arguments as given (``-netdev user,id=n0``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pathlib import Path
 
 from .errors import KvmUnavailable, QemuNotFound
 
-__all__ = ["find_qemu", "qemu_version", "kvm_usable", "resolve_accel", "command_line"]
+__all__ = ["find_qemu", "qemu_version", "kvm_usable", "resolve_accel", "command_line",
+           "device_args", "check_args"]
 
 QEMU_BINARY = "qemu-system-x86_64"
 EXIT_SUCCESS = 33   # guest wrote 0x10 to isa-debug-exit: (0x10 << 1) | 1
@@ -122,7 +126,7 @@ def command_line(
     qemu: str | None = None,
     extra: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
-    """The argv that boots ``kernel`` as DESIGN.md section 5 describes.
+    """The argv that boots ``kernel`` (see the module's docstring), then ``extra``.
 
     ``accel`` must already be resolved ("tcg" or "kvm"); under KVM the CPU
     model is ``qemu64`` because ``-cpu host`` aborts on nested hosts.
@@ -153,3 +157,44 @@ def command_line(
     argv += ["-accel", "tcg"] if accel == "tcg" else ["-accel", "kvm", "-cpu", "qemu64"]
     argv += list(extra)
     return argv
+
+
+# Options the kit sets itself: a second one would take the console, QMP, the
+# RAM file or the kernel away from the VM object that reads them.
+_OWNED = frozenset({"-kernel", "-append", "-initrd", "-serial", "-qmp", "-monitor", "-mon",
+                    "-chardev", "-display", "-nographic", "-daemonize", "-name", "-smp", "-m",
+                    "-M", "-accel", "-enable-kvm", "-no-reboot", "-pidfile", "-S"})
+
+
+def device_args(devices: list[str] | tuple[str, ...]) -> list[str]:
+    """``-device <value>`` for each device (e.g. ``"virtio-net-pci,netdev=n0"``).
+
+    A device is the option's value: a driver name, then ``,key=value``
+    properties.  A flag (``-device ...``) or an empty string is a ValueError.
+    """
+    argv: list[str] = []
+    for d in devices:
+        if not isinstance(d, str) or not d.strip() or d.startswith("-") or any(c.isspace() for c in d):
+            raise ValueError(f"a device is the value of -device, such as 'virtio-net-pci,netdev=n0', "
+                             f"not {d!r}")
+        argv += ["-device", d]
+    return argv
+
+
+def check_args(args: list[str] | tuple[str, ...]) -> list[str]:
+    """Further QEMU arguments, one word each (``["-netdev", "user,id=n0"]``).
+
+    The first must be an option; options the kit sets itself (the console,
+    QMP, the kernel, the machine's size) are a ValueError.
+    """
+    args = list(args)
+    for a in args:
+        if not isinstance(a, str) or not a:
+            raise ValueError(f"QEMU arguments are non-empty strings, not {a!r}")
+    if args and not args[0].startswith("-"):
+        raise ValueError(f"QEMU arguments start with an option (e.g. '-netdev'), not {args[0]!r}")
+    owned = sorted(_OWNED.intersection(args))
+    if owned:
+        raise ValueError(f"{', '.join(owned)}: the kit sets {'this' if len(owned) == 1 else 'these'} "
+                         "itself (use VM's own parameters)")
+    return args

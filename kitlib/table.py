@@ -88,7 +88,8 @@ class Tabular:
     """A result that is shown as a table: define ``title``, ``columns`` and
     ``table()`` (a row a dict); ``notes()`` adds lines under it."""
 
-    title: str = ""
+    # no default title here: a dataclass result would take it for its field's default
+    title: str
     columns: Mapping[str, str] = {}
 
     def table(self) -> list[dict[str, object]]:
@@ -98,7 +99,7 @@ class Tabular:
         return []
 
     def __str__(self) -> str:
-        return render_text(self.title, self.table(), self.columns, self.notes())
+        return render_text(getattr(self, "title", ""), self.table(), self.columns, self.notes())
 
     def _repr_html_(self) -> str:
-        return render_html(self.title, self.table(), self.columns, self.notes())
+        return render_html(getattr(self, "title", ""), self.table(), self.columns, self.notes())

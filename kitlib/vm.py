@@ -33,13 +33,14 @@ from .errors import (
 )
 from .guest import StatsBlock, StatsSnapshot
 from .process import PREFIX, QemuProcess, clean_stale
+from .protocol import READY, answer, answer_pattern
 from .qmp import QMP
 
 __all__ = ["VM", "clean_stale"]
 
 T = TypeVar("T")
 
-WAITED_FOR_READY = "'kit: ready' on the serial console"
+WAITED_FOR_READY = f"'{READY}' on the serial console"
 PANIC_GRACE = 2.0           # seconds QEMU gets to exit after a panic line
 _counter = itertools.count(1)
 
@@ -57,6 +58,11 @@ class VM:
     unless ``KIT_ACCEL=kvm``), "tcg" or "kvm"; ``boot_timeout`` is the
     default for every wait; ``echo`` copies console lines to stdout as they
     arrive; ``name`` defaults to a unique ``kit-<pid>-<n>``.
+
+    ``devices`` are ``-device`` values and ``args`` further QEMU arguments,
+    as QEMU's Python ``QEMUMachine`` takes them (``add_device``,
+    ``add_args``): a NIC is ``args=["-netdev", "user,id=n0"],
+    devices=["virtio-net-pci,netdev=n0"]``.
 
     Waits raise named errors: GuestPanic (``kit: panic ...`` or status 35),
     TripleFault (status 0), GuestExited (any other end), GuestTimeout.
@@ -77,6 +83,8 @@ class VM:
         boot_timeout: float = 30.0,
         echo: bool = False,
         name: str | None = None,
+        devices: Sequence[str] = (),
+        args: Sequence[str] = (),
     ):
         self.image = image if isinstance(image, Image) else Image.from_path(image)
         self.cpus = int(cpus)
@@ -88,12 +96,35 @@ class VM:
         self.accel = _qemu.resolve_accel(accel)
         self.name = name or f"{PREFIX}{os.getpid()}-{next(_counter)}"
         self.echo = echo
+        self.devices: list[str] = []
+        self.args: list[str] = []
+        for d in devices:
+            self.add_device(d)
+        self.add_args(*args)
         self._proc: QemuProcess | None = None
         self._cursor = 0
         self._vcpus: dict[int, int] | None = None
         self._qmp_lock = threading.Lock()
         self.before = ""                # console text between the last match and the one before
         self.match: re.Match | str | None = None
+
+    # -- devices
+    def add_device(self, devopts: str) -> "VM":
+        """Add ``-device <devopts>`` (before start)."""
+        self._before_start("add a device")
+        _qemu.device_args([devopts])
+        self.devices.append(devopts)
+        return self
+
+    def add_args(self, *args: str) -> "VM":
+        """Add QEMU arguments as given, e.g. ``add_args("-netdev", "user,id=n0")`` (before start)."""
+        self._before_start("add arguments")
+        self.args += _qemu.check_args(args)
+        return self
+
+    def _before_start(self, what: str) -> None:
+        if getattr(self, "_proc", None) is not None:
+            raise KitError(f"VM {self.name} has started: {what} before start()")
 
     # -- life cycle
     def start(self) -> "VM":
@@ -108,6 +139,7 @@ class VM:
             self.image.path, name=self.name, shm_path=proc.shm_path, qmp_path=proc.qmp_path,
             cpus=self.cpus, memory_mb=self.memory_mb, append=self.append, accel=self.accel,
             machine=self.machine, qemu=self.qemu,
+            extra=[*self.args, *_qemu.device_args(self.devices)],
         )
         self.argv = argv
         try:
@@ -209,12 +241,11 @@ class VM:
         if not words:
             raise ValueError("command() needs a command, e.g. 'idle hlt'")
         self.sendline(line)
-        pattern = re.compile(rf"^({re.escape(words[0])}|console): ([^\n]*)\n", re.M)
-        self.expect(pattern, timeout=timeout, exact=False)
-        who, said = self.match.group(1, 2)
-        if who == "console" or said.startswith("bad "):    # console.c's two refusals
-            raise KitError(f"the guest refused {line!r}: {who}: {said}")
-        return f"{who}: {said}"
+        self.expect(answer_pattern(line), timeout=timeout, exact=False)
+        said = answer(self.match)
+        if said.refused:
+            raise KitError(f"the guest refused {line!r}: {said}")
+        return str(said)
 
     # -- waits
     def wait_ready(self, timeout: float | None = None) -> float:
@@ -387,11 +418,17 @@ class VM:
             return "stopped"
         return f"exited with status {self.exit_status}"
 
+    def _extras(self) -> str:
+        return "".join(f", {k}={v!r}" for k, v in (("devices", self.devices), ("args", self.args)) if v)
+
     def __repr__(self) -> str:
         return (f"<VM {self.name}: {self.image.stage}, {self.cpus} vCPU, {self.accel}, "
-                f"append={self.append!r}, {self._state()}>")
+                f"append={self.append!r}{self._extras()}, {self._state()}>")
 
     def _repr_html_(self) -> str:
         return (f"<b>VM</b> <code>{html.escape(self.name)}</code>: stage "
                 f"<code>{html.escape(self.image.stage)}</code>, {self.cpus} vCPU, {self.accel}, "
-                f"append <code>{html.escape(self.append or '-')}</code>; {html.escape(self._state())}")
+                f"append <code>{html.escape(self.append or '-')}</code>"
+                + "".join(f", -device <code>{html.escape(d)}</code>" for d in self.devices)
+                + (f", <code>{html.escape(' '.join(self.args))}</code>" if self.args else "")
+                + f"; {html.escape(self._state())}")

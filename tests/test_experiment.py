@@ -6,7 +6,7 @@ import math
 import pytest
 
 import kitlib
-from kitlib.experiment import Experiment, summarise
+from kitlib.results import Experiment, summarise
 from kitlib.hostcpu import Sample
 
 from conftest import requires_qemu

@@ -12,16 +12,13 @@ import time
 import pytest
 
 import kitlib
+from kitlib import protocol
 
 from conftest import requires_qemu
 
 pytestmark = requires_qemu
 
-STATS_LINE = re.compile(
-    r"^stats: cpu (\d+) halts=(\d+) halted_ms=(\d+) ctx_switches=(\d+) timer_irqs=(\d+) "
-    r"ipis_sent=(\d+) ipis_received=(\d+) wakeups=(\d+)$", re.M)
-LATENESS_LINE = re.compile(
-    r"^lateness: n=(\d+) min=(\d+) p50=(\d+) p90=(\d+) p99=(\d+) max=(\d+) ns$", re.M)
+STATS_KEYS = ["halts", "halted_ms", "ctx_switches", "timer_irqs", "ipis_sent", "ipis_received", "wakeups"]
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +60,10 @@ def test_console_switches_idle_policy_and_tick_on_every_core(idle):
         assert vm.command("help") == "help: idle spin|hlt, tick <Hz>|none, stats"
 
         vm.sendline("stats")
-        vm.expect("stats: end\n", timeout=30)
-        rows = STATS_LINE.findall(vm.before)
-        assert [int(r[0]) for r in rows] == [0, 1], vm.before
+        vm.expect(protocol.STATS_END + "\n", timeout=30)
+        rows = protocol.stats_lines(vm.before)
+        assert list(rows) == [0, 1], vm.before
+        assert all(list(r) == STATS_KEYS for r in rows.values()), rows
 
         # spin: every core goes round its loop and halts no more
         assert vm.command("idle spin") == "idle: spin"
@@ -104,9 +102,9 @@ def test_console_switches_idle_policy_and_tick_on_every_core(idle):
 def test_lateness_line_is_well_formed(idle, append):
     with kitlib.VM(idle, cpus=2, append=f"app=lateness sleeps=200 {append}") as vm:
         vm.wait_ready()
-        vm.expect(LATENESS_LINE, timeout=60, exact=False)
-        n, lo, p50, p90, p99, hi = map(int, vm.match.groups())
-        assert n == 2 * 200
-        assert 0 <= lo <= p50 <= p90 <= p99 <= hi, vm.match.group(0)
+        line = vm.expect(protocol.LATENESS_LINE, timeout=60, exact=False)
+        p = protocol.percentiles(line)
+        assert p.n == 2 * 200 and p.sent is None
+        assert 0 <= p.min_ns <= p.p50_ns <= p.p90_ns <= p.p99_ns <= p.max_ns, line
         time.sleep(0.2)
         assert vm.running and vm.panic is None          # it idles on

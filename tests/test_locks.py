@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 
 import kitlib
-from kitlib.locks import jain
+from kitlib import protocol
+from kitlib.spinlocks import jain
 
 from conftest import requires_qemu
 
@@ -29,8 +29,9 @@ def test_lock_keeps_the_count_exact_on_four_cpus(spinlocks, kind, pause):
         snap = vm.stats()
     counts = [c["lock_acquires"] for c in snap.cpus]
     assert all(counts), f"every CPU should have taken the lock: {counts}"
-    total = int(re.search(r"(\d+) increments", vm.console).group(1))
-    assert total == sum(counts), (total, counts)
+    summary = protocol.locks_summary(vm.console)
+    assert (summary.lock, summary.pause, summary.cpus) == (kind, bool(pause), 4), summary
+    assert summary.increments == sum(counts), (summary, counts)
 
 
 def test_without_a_lock_the_guest_checks_and_reports(spinlocks):

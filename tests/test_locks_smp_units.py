@@ -5,10 +5,10 @@ import math
 import pytest
 
 from kitlib.errors import KitError
-from kitlib.experiment import PhaseResult
+from kitlib.results import PhaseResult
 from kitlib.guest import StatsSnapshot, counter_rate, is_counter
-from kitlib.locks import LockResult, jain
-from kitlib.smp import Bringup
+from kitlib.spinlocks import LockResult, jain
+from kitlib.cores import Bringup
 
 
 def test_jain_is_one_when_equal_and_one_over_n_when_one_takes_all():

@@ -6,23 +6,19 @@ long the host took: QEMU here is TCG on a small shared host.
 
 from __future__ import annotations
 
-import re
+import math
 import time
 
 import pytest
 
 import kitlib
+from kitlib import protocol
 from kitlib.guest import halted_fraction
 
 from conftest import requires_qemu
 
 pytestmark = requires_qemu
 
-START = re.compile(r"prodcons: poll=(\w+) period=(\d+) us n=(\d+) consumer on cpu (\d+)\r?\n")
-REPORT = re.compile(
-    r"prodcons: poll=(\w+) sent=(\d+) seen=(\d+) "
-    r"min=(\d+|-) p50=(\d+|-) p90=(\d+|-) p99=(\d+|-) max=(\d+|-) ns\r?\n"
-)
 SMALL = "n=50 start=500 period=2000"
 
 
@@ -54,16 +50,18 @@ def run_prodcons(vm: kitlib.VM, mode: str, quiet: float = 0.0) -> dict:
     """
     vm.wait_ready()
     ready = vm.stats()
-    start = START.search(vm.expect(START, timeout=60))
-    assert start and start.group(1) == mode, vm.tail()
-    vm.expect("prodcons: traffic\n", timeout=60)
-    report = REPORT.search(vm.expect(REPORT, timeout=60))
-    vm.expect("prodcons: quiet\n", timeout=30)
+    start = protocol.prodcons_start(vm.expect(protocol.PRODCONS_START, timeout=60))
+    assert start and start.mode == mode, vm.tail()
+    vm.expect(protocol.TRAFFIC + "\n", timeout=60)
+    line = vm.expect(protocol.REACTION_LINE, timeout=60)
+    report = protocol.percentiles(line)
+    assert report.mode == mode, line
+    vm.expect(protocol.QUIET + "\n", timeout=30)
     q0 = vm.stats()
     if quiet:
         time.sleep(quiet)
     q1 = vm.stats()
-    return {"start": start, "report": report, "ready": ready, "q0": q0, "q1": q1}
+    return {"start": start, "report": report, "line": line, "ready": ready, "q0": q0, "q1": q1}
 
 
 @pytest.mark.parametrize("mode, extra", [
@@ -76,19 +74,18 @@ def test_prodcons_reports_well_formed_lines(poll, mode, extra):
     append = f"app=prodcons poll={mode} idle=hlt {extra} {SMALL}"
     with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
         r = run_prodcons(vm, mode)
-    start, report = r["start"], r["report"]
-    assert start.group(2, 3, 4) == ("2000", "50", "1"), start.group(0)
-    assert report.group(1) == mode and report.group(2) == "50", report.group(0)
-    seen = int(report.group(3))
-    assert 0 <= seen <= 50, report.group(0)
-    ranks = report.group(4, 5, 6, 7, 8)
+    start, report, line = r["start"], r["report"], r["line"]
+    assert (start.period_us, start.n, start.consumer_cpu) == (2000, 50, 1), start
+    assert report.sent == 50, line
+    seen = report.n
+    assert 0 <= seen <= 50, line
+    ranks = [report.min_ns, report.p50_ns, report.p90_ns, report.p99_ns, report.max_ns]
     if seen == 0:
-        assert ranks == ("-",) * 5, report.group(0)
+        assert all(math.isnan(x) for x in ranks), line
     else:
-        ns = [int(x) for x in ranks]
-        assert ns == sorted(ns), report.group(0)
+        assert ranks == sorted(ranks) and not any(math.isnan(x) for x in ranks), line
     if mode != "toro" or extra != "tick=none":
-        assert seen > 0, report.group(0)
+        assert seen > 0, line
 
 
 def test_wait_halts_between_messages_and_sends_at_most_one_ipi_each(poll):
@@ -98,7 +95,7 @@ def test_wait_halts_between_messages_and_sends_at_most_one_ipi_each(poll):
         r = run_prodcons(vm, "wait", quiet=1.0)
         ready = vm.ready_time
     report, ready0, q0, q1 = r["report"], r["ready"], r["q0"], r["q1"]
-    assert int(report.group(3)) > 0, report.group(0)
+    assert report.n > 0, r["line"]
     ipis = sum_over_cpus(q0, "ipis_sent") - sum_over_cpus(ready0, "ipis_sent")
     assert ipis <= 50 + 1, f"{ipis} IPIs for 50 messages"
     assert sum_over_cpus(q1, "haltpoll_hits") == 0, "no haltpoll=, yet the idle loop spun"
@@ -138,6 +135,6 @@ def test_haltpoll_spin_catches_frequent_wake_ups(poll):
     report, ready0, q0 = r["report"], r["ready"], r["q0"]
     hits = sum_over_cpus(q0, "haltpoll_hits") - sum_over_cpus(ready0, "haltpoll_hits")
     ipis = sum_over_cpus(q0, "ipis_sent") - sum_over_cpus(ready0, "ipis_sent")
-    assert int(report.group(3)) > 0, report.group(0)
+    assert report.n > 0, r["line"]
     assert hits > 0, "no spin before a halt caught a wake-up"
     assert ipis <= 500 + 1, f"{ipis} IPIs for 500 messages"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
 import kitlib
-from kitlib.smp import Bringup
+from kitlib import protocol
+from kitlib.cores import Bringup
 
 from conftest import requires_qemu
 
@@ -23,7 +23,7 @@ def cores() -> kitlib.Image:
 def test_every_cpu_comes_up(cores, cpus):
     with kitlib.VM(cores, cpus=cpus, append="idle=hlt", boot_timeout=180) as vm:
         vm.wait_ready()
-        up = [int(n) for n in re.findall(r"^kit: cpu (\d+) up$", vm.console, re.M)]
+        up = protocol.cpus_up(vm.console)
         assert up == list(range(cpus)), vm.console
         snap = vm.stats()
         assert snap.ncpu == cpus

@@ -1,4 +1,4 @@
-"""kitlib.wakeup without QEMU: reading the guests' percentile lines, and the results' views."""
+"""kitlib.idle without QEMU: reading the guests' percentile lines, and the results' views."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from kitlib.wakeup import Latency, LatencyComparison
+from kitlib.idle import Latency, LatencyComparison
 
 
 def test_a_lateness_line_reads_as_microseconds():

@@ -9,17 +9,21 @@ vCPU reads the same host-derived TSC, so stamps from different CPUs compare.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
-
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
 from .errors import KitError
 from .guest import StatsSnapshot
+from .table import Tabular
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["Bringup"]
 
 
 @dataclass(frozen=True)
-class Bringup:
+class Bringup(Tabular):
     """Milliseconds from the first INIT IPI to each CPU reaching C (CPU 0: negative, it was first)."""
 
     up_ms: tuple[float, ...]
@@ -40,7 +44,9 @@ class Bringup:
         start = snap.cpus[0]["sipi_tsc"] or snap.cpus[0]["up_tsc"]
         return cls(tuple(1e3 * (c["up_tsc"] - start) / snap.tsc_hz for c in snap.cpus))
 
-    def figure(self) -> go.Figure:
+    def figure(self) -> "go.Figure":
+        import plotly.graph_objects as go
+
         fig = go.Figure(go.Bar(x=list(self.up_ms), y=[f"CPU {n}" for n in range(self.cpus)],
                                orientation="h", uid="bringup", marker_color="#1f77b4",
                                hovertemplate="CPU %{y}: up at %{x:.2f} ms<extra></extra>"))
@@ -50,9 +56,11 @@ class Bringup:
                           height=120 + 22 * self.cpus, margin=dict(l=70, r=20, t=50, b=50))
         return fig
 
-    def __str__(self) -> str:
-        rows = "\n".join(f"CPU {n:>2}: {ms:8.2f} ms" for n, ms in enumerate(self.up_ms))
-        return f"{self.cpus} CPUs up in {self.total_ms:.2f} ms of guest time\n{rows}"
+    columns = {"cpu": "CPU", "up_ms": "up at, ms after the first INIT IPI"}
 
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(str(self))}</pre>"
+    @property
+    def title(self) -> str:
+        return f"{self.cpus} CPUs up in {self.total_ms:.2f} ms of guest time"
+
+    def table(self) -> list[dict[str, object]]:
+        return [{"cpu": n, "up_ms": round(ms, 2)} for n, ms in enumerate(self.up_ms)]

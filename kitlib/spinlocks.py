@@ -11,18 +11,22 @@ for Resource Allocation in Shared Computer Systems", DEC-TR-301, 1984).
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from typing import TYPE_CHECKING
 
 from .build import Image
-from .experiment import Experiment, Phase, PhaseResult, measure
-from .plot import LivePlot
+from .experiment import Phase, measure
+from .results import Experiment, PhaseResult
+from .table import Tabular
 
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["KINDS", "jain", "LockResult", "LockComparison", "compare_locks"]
+
+# lock=<kind> on the command line (kernel/spinlock.c)
 KINDS = ("tas", "ttas", "ticket")
 
 
@@ -66,9 +70,17 @@ class LockResult:
 
 
 @dataclass(frozen=True)
-class LockComparison:
+class LockComparison(Tabular):
     results: tuple[LockResult, ...]
     experiment: Experiment
+
+    columns = {"lock": "lock", "pause": "pause", "acquisitions_per_s": "acquisitions / s",
+               "fairness": "fairness", "spins_per_acquisition": "spins / acquisition",
+               "vcpu_pct_mean": "vCPU mean, %", "total_pct": "QEMU total, %"}
+
+    @property
+    def title(self) -> str:
+        return self.experiment.title
 
     def __getitem__(self, key: tuple[str, bool]) -> LockResult:
         for r in self.results:
@@ -82,7 +94,9 @@ class LockComparison:
                  "vcpu_pct_mean": round(r.phase.vcpu_mean, 1), "total_pct": round(r.phase.total, 1)}
                 for r in self.results]
 
-    def figure(self) -> go.Figure:
+    def figure(self) -> "go.Figure":
+        from plotly.subplots import make_subplots
+
         labels = [r.label for r in self.results]
         fig = make_subplots(rows=1, cols=3, subplot_titles=(
             "host CPU (% of a core, all vCPUs)", "acquisitions a second", "fairness (Jain's index)"))
@@ -95,19 +109,6 @@ class LockComparison:
         fig.update_layout(height=380, template="plotly_white", margin=dict(l=50, r=20, t=60, b=90),
                           title="spin locks under contention (blue: with pause, orange: without)")
         return fig
-
-    def __str__(self) -> str:
-        head = f"{'lock':<8}{'pause':>6}{'acq/s':>12}{'fairness':>10}{'spins/acq':>11}{'host %':>8}"
-        rows = [f"{r['lock']:<8}{str(r['pause']):>6}{r['acquisitions_per_s']:>12,}{r['fairness']:>10.3f}"
-                f"{r['spins_per_acquisition']:>11.1f}{r['total_pct']:>8.1f}" for r in self.table()]
-        return "\n".join([head, *rows])
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("lock", "pause", "acquisitions / s", "fairness",
-                                                  "spins / acquisition", "vCPU mean, %", "QEMU total, %"))
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
-                       for r in self.table())
-        return f"<table><tr>{head}</tr>{rows}</table>"
 
 
 def compare_locks(image: Image, kinds: Sequence[str] = KINDS, pauses: Sequence[bool] = (True, False), *,
@@ -122,12 +123,9 @@ def compare_locks(image: Image, kinds: Sequence[str] = KINDS, pauses: Sequence[b
     ms = round(1000 * (settle + seconds + 0.5))     # the app outlasts the window
     configs = [(k, p) for k in kinds for p in pauses]
     phases = [Phase(f"{k} pause={int(p)}", image, f"app=locks lock={k} pause={int(p)} ms={ms} idle=hlt",
-                    cpus, verdict="locks: OK") for k, p in configs]
+                    cpus, verdict="locks") for k, p in configs]
     title = f"{cpus} CPUs contend for one lock"
-    plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest="lock_acquires")
-    if show:
-        plot.display_live()
-    run = measure(title, phases, seconds=seconds, settle=settle, plot=plot, progress=progress,
-                  floor=floor, ceiling=ceiling)
+    run = measure(title, phases, seconds=seconds, settle=settle, show=show, progress=progress,
+                  floor=floor, ceiling=ceiling, guest="lock_acquires")
     results = tuple(LockResult(k, p, run[f"{k} pause={int(p)}"]) for k, p in configs)
     return LockComparison(results, run)
