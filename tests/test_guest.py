@@ -128,13 +128,18 @@ ADDRESS = 0x5040        # not page aligned on purpose: the reader must map the p
 CPU_OFFSET, STRIDE = 320, 64
 
 
-def write_block(buf: bytearray, cpus: list[dict], *, magic=b"KITSTATS", version=1, tsc_hz=HZ, ready_tsc=123):
+def write_block(buf: bytearray, cpus: list[dict], *, magic=b"KITSTATS", version=1, tsc_hz=HZ, ready_tsc=123,
+                cpu_offset=CPU_OFFSET, fill=False):
+    """The kernel's layout (kernel/stats.h): a 40-byte header, the names up to cpu_offset, the records.
+    ``fill``: the names padded with spaces to the whole area, with no NUL after them."""
     names = " ".join(FIELDS).encode()
-    struct.pack_into("<8sIIIIQQ240s", buf, ADDRESS, magic, version, len(cpus), CPU_OFFSET, STRIDE,
-                     tsc_hz, ready_tsc, names)
+    if fill:
+        names = names.rjust(cpu_offset - 40) if fill == "right" else names.ljust(cpu_offset - 40)
+    struct.pack_into(f"<8sIIIIQQ{cpu_offset - 40}s", buf, ADDRESS, magic, version, len(cpus), cpu_offset,
+                     STRIDE, tsc_hz, ready_tsc, names)
     for i, c in enumerate(cpus):
         values = [c.get(f, 0) for f in FIELDS]
-        struct.pack_into("<6Q", buf, ADDRESS + CPU_OFFSET + i * STRIDE, *values)
+        struct.pack_into("<6Q", buf, ADDRESS + cpu_offset + i * STRIDE, *values)
 
 
 @pytest.fixture
@@ -152,6 +157,14 @@ def rewrite(path, **kw):
 
 
 class TestStatsBlock:
+    @pytest.mark.parametrize("cpu_offset, fill", [(128, "left"), (320, False), (576, "right")])
+    def test_the_names_area_is_as_large_as_the_block_says(self, ram, cpu_offset, fill):
+        """A kernel that grows or shrinks fields[] moves cpu_offset; the host follows it: it reads
+        names up to cpu_offset (not into the records after a full area), and all of a longer area."""
+        rewrite(ram, cpus=[{"seq": 2, "idle_passes": 7}, {"idle_passes": 9}], cpu_offset=cpu_offset, fill=fill)
+        s = StatsBlock(ram, ADDRESS).read()
+        assert s.fields == FIELDS and [c["idle_passes"] for c in s.cpus] == [7, 9]
+
     def test_reads_self_describing_block(self, ram):
         rewrite(ram, cpus=[{"seq": 2, "idle_passes": 7, "halts": 1}, {"idle_passes": 9, "last_tsc": 5}])
         block = StatsBlock(ram, ADDRESS)

@@ -99,6 +99,54 @@ class TestDiscovery:
         assert "-accel kvm -cpu qemu64" in " ".join(kvm)
 
 
+class TestDevices:
+    """VM(devices=, args=) as QEMU's QEMUMachine takes them: -device values and further arguments."""
+
+    def test_devices_and_args_reach_the_command_line_and_the_repr(self, boot_image):
+        vm = kitlib.VM(boot_image, args=["-netdev", "user,id=n0"], devices=["virtio-net-pci,netdev=n0"])
+        vm.add_device("virtio-rng-pci")
+        assert vm.devices == ["virtio-net-pci,netdev=n0", "virtio-rng-pci"]
+        assert "devices=['virtio-net-pci,netdev=n0', 'virtio-rng-pci']" in repr(vm)
+        assert "args=['-netdev', 'user,id=n0']" in repr(vm)
+        assert "virtio-rng-pci" in vm._repr_html_()
+        assert kq.device_args(vm.devices) == ["-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci"]
+
+    @pytest.mark.parametrize("device", ["-device virtio-net-pci", "", "virtio-net-pci, netdev=n0"])
+    def test_a_device_is_the_options_value(self, boot_image, device):
+        with pytest.raises(ValueError, match="value of -device"):
+            kitlib.VM(boot_image, devices=[device])
+
+    @pytest.mark.parametrize("args, words", [
+        (["user,id=n0"], "start with an option"),
+        (["-serial", "file:/tmp/x"], "-serial: the kit sets this itself"),
+        (["-netdev", ""], "non-empty"),
+    ])
+    def test_arguments_are_checked(self, boot_image, args, words):
+        with pytest.raises(ValueError, match=words):
+            kitlib.VM(boot_image, args=args)
+
+    def test_no_device_once_started(self, probes):
+        with kitlib.VM(probes["halt"]) as vm:
+            with pytest.raises(kitlib.KitError, match="before start"):
+                vm.add_device("virtio-rng-pci")
+
+    @requires_qemu
+    def test_a_virtio_nic_is_on_the_pci_bus(self):
+        """-netdev user + virtio-net-pci: QMP query-pci lists a device of vendor 0x1af4
+        (virtio 1.1, 4.1.2: every virtio PCI device has vendor ID 0x1AF4; network
+        is device ID 0x1000 transitional or 0x1041 modern)."""
+        with kitlib.VM(kitlib.build("idle"), args=["-netdev", "user,id=n0"],
+                       devices=["virtio-net-pci,netdev=n0"]) as vm:
+            vm.wait_ready()
+            found = [(d["id"]["vendor"], d["id"]["device"])
+                     for bus in vm.qmp.execute("query-pci") for d in bus["devices"]]
+        assert any(v == 0x1AF4 and dev in (0x1000, 0x1041) for v, dev in found), found
+        with kitlib.VM(kitlib.build("idle")) as vm:          # and none without
+            vm.wait_ready()
+            found = [d["id"]["vendor"] for bus in vm.qmp.execute("query-pci") for d in bus["devices"]]
+        assert 0x1AF4 not in found, found
+
+
 class TestConsole:
     """The transcript: CR/LF and UTF-8 split across reads, markers, trimming."""
 
