@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 import kitlib
+from kitlib import protocol
 from kitlib.hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
 
 from conftest import requires_qemu
@@ -221,7 +222,7 @@ def test_spinning_vcpus_want_a_whole_core_even_when_they_cannot_have_it():
     cpus = host + 2
     image = kitlib.build("cores")
     with Sampler(hz=10) as s:
-        for policy in ("spin", "hlt"):
+        for policy in protocol.IDLE_POLICIES:
             with kitlib.VM(image, cpus=cpus, append=f"idle={policy}", boot_timeout=120) as vm:
                 vm.wait_ready()
                 time.sleep(0.5)

@@ -36,7 +36,7 @@ def test_every_cpu_comes_up(cores, cpus):
 def test_self_tests_pass_on_every_cpu(cores, cpus):
     with kitlib.VM(cores, cpus=cpus, append="test", boot_timeout=180) as vm:
         assert vm.wait_exit(timeout=180) == 33
-        assert "kit: tests passed" in vm.console
+        assert protocol.TESTS_PASSED in vm.console
 
 
 def test_an_exception_on_an_ap_names_its_cpu(cores):

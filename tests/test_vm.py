@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import kitlib
+from kitlib import protocol
 from kitlib import qemu as kq
 from kitlib.errors import (
     GuestExited,
@@ -197,7 +198,7 @@ class TestOutcomes:
     def test_self_test_boot_passes(self, boot_image):
         with kitlib.VM(boot_image, append="test") as vm:
             assert vm.wait_exit(timeout=20) == 33
-            assert "kit: tests passed" in vm.console
+            assert protocol.TESTS_PASSED in vm.console
         assert vm.exit_status == 33
 
     def test_expect_in_order(self, boot_image):
