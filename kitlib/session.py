@@ -119,7 +119,7 @@ class Session:
         """Start a VM (stopped when the session closes) and, with ``ready``, wait for ``kit: ready``.
 
         ``vm_options`` go to VM (``devices=``, ``args=``, ``boot_timeout=``...)."""
-        self._vms = [vm for vm in self._vms if not vm._proc or vm.running]
+        self._vms = [vm for vm in self._vms if vm.running]      # forget the stopped ones
         vm = VM(image, cpus=self.cpus if cpus is None else cpus, append=append, **vm_options)
         self._vms.append(vm)
         vm.start()
