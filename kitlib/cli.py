@@ -8,9 +8,14 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import KitError
+
+if TYPE_CHECKING:
+    from .bench import Benchmark
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -111,8 +116,10 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if a.name == "all":
         return _bench_all(Path(a.out) if a.out else None)
-    options = {p.name: tuple(v) if p.many else v
-               for p in bench.REGISTRY[a.name].params for v in [getattr(a, p.name)]}
+    options = {}
+    for param in bench.REGISTRY[a.name].params:
+        value = getattr(a, param.name)
+        options[param.name] = tuple(value) if param.many else value
     print(bench.run_bench(a.name, Path(a.out) if a.out else None, **options))
     return 0
 
@@ -130,17 +137,18 @@ def _bench_all(folder: Path | None) -> int:
         except KitError as e:
             print(f"kit: {name}: {e}", file=sys.stderr)
             rows.append({"benchmark": name, "result": "failed", "s": time.monotonic() - t0,
-                         "json": str(e).splitlines()[0]})
+                         "where": str(e).splitlines()[0]})
             continue
         print(result, end="\n\n", flush=True)
-        rows.append({"benchmark": name, "result": "ok", "s": time.monotonic() - t0, "json": str(result.path)})
+        rows.append({"benchmark": name, "result": "ok", "s": time.monotonic() - t0,
+                     "where": str(result.path)})
     failed = sum(r["result"] != "ok" for r in rows)
     print(render_text(f"{len(rows) - failed} of {len(rows)} benchmarks done", rows,
-                      {"benchmark": "benchmark", "result": "result", "s": "seconds", "json": "JSON"}))
+                      {"benchmark": "benchmark", "result": "result", "s": "seconds", "where": "JSON, or why not"}))
     return 1 if failed else 0
 
 
-def _listing(benchmarks) -> str:
+def _listing(benchmarks: Iterable[Benchmark]) -> str:
     from .table import render_text
 
     rows = [{"name": b.name, "stage": b.stage,
@@ -166,9 +174,14 @@ def bench_parser() -> argparse.ArgumentParser:
     for b in bench.REGISTRY.values():
         n = names.add_parser(b.name, help=b.summary, description=f"{b.summary} Lesson stage: {b.stage}.")
         for param in b.params:
-            n.add_argument(param.option, dest=param.name, type=param.kind, default=param.default,
-                           nargs="+" if param.many else None, metavar=param.kind.__name__.upper(),
-                           help=f"{param.help} (default: {param.shown()})")
+            help = f"{param.help} (default: {param.shown()})"
+            if param.kind is bool:          # --name / --no-name
+                n.add_argument(param.option, dest=param.name, default=param.default, help=help,
+                               action=argparse.BooleanOptionalAction)
+            else:
+                n.add_argument(param.option, dest=param.name, type=param.kind, default=param.default,
+                               nargs="+" if param.many else None, metavar=param.kind.__name__.upper(),
+                               help=help)
         n.add_argument("--out", default=None, help=f"JSON file (default: results/bench-{b.name}.json)")
     return p
 

@@ -149,3 +149,18 @@ def test_bench_all_goes_on_past_a_failure_and_fails_at_the_end(fakes, tmp_path, 
     out, err = capsys.readouterr()
     assert "2 of 3 benchmarks done" in out and "failed" in out
     assert "kit: broken: the guest said no" in err
+
+
+def test_a_true_or_false_parameter_is_a_flag(fakes, tmp_path):
+    @benchmark(stage="sched", headline=lambda d: [d])
+    def bench_flag(fast: bool = False) -> dict:
+        """Says whether it was asked to be fast.
+
+        fast: take the quick way
+        """
+        return {"fast": fast}
+
+    for argv, fast in (([], False), (["--fast"], True), (["--no-fast"], False)):
+        out = tmp_path / "flag.json"
+        assert main(["bench", "flag", *argv, "--out", str(out)]) == 0
+        assert json.loads(out.read_text())["fast"] is fast
