@@ -89,21 +89,35 @@ def test_bench_by_an_old_name_is_refused(capsys):
     assert done.value.code == 2 and "ticks" in capsys.readouterr().err
 
 
+VIEWS = ("plotly", "ipywidgets", "anywidget")
+
+
+def _without_views(*argv: str) -> subprocess.CompletedProcess:
+    """``kit <argv>`` in a Python where the plotting and widget packages cannot be imported."""
+    script = ("import sys\n"
+              f"for name in {VIEWS!r}:\n"
+              "    sys.modules[name] = None\n"
+              "import kitlib.cli\n"
+              f"sys.exit(kitlib.cli.main({list(argv)!r}))\n")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
 def test_doctor_reports_missing_view_packages_without_them():
     """kit doctor runs where plotly, ipywidgets and anywidget cannot be imported,
     and says each is missing with how to install it."""
-    script = ("import sys\n"
-              "for name in ('plotly', 'ipywidgets', 'anywidget'):\n"
-              "    sys.modules[name] = None\n"
-              "import kitlib.cli\n"
-              "sys.exit(kitlib.cli.main(['doctor']))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = _without_views("doctor")
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 1, done.stdout + done.stderr
-    for name in ("plotly", "ipywidgets", "anywidget"):
+    for name in VIEWS:
         assert f"NO  {name}" in done.stdout, done.stdout
         assert f"pip install {name}" in done.stdout
     assert "ok  qemu" in done.stdout and "3 required piece(s) missing" in done.stdout
+
+
+def test_bench_needs_no_plotting_package():
+    done = _without_views("bench", "list")
+    assert done.returncode == 0, done.stderr
+    assert "idle-lateness" in done.stdout
 
 
 def test_front_door_script_is_valid_and_helps():
