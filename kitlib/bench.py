@@ -3,43 +3,189 @@
 Tests check behaviour; figures come from here.  Each benchmark measures the
 subject beside a reference on the same machine, in the same run, interleaved,
 so a busy or slow host moves both and their ratio stays meaningful.
+
+A benchmark is one function registered with ``@benchmark``: its name is the
+function's (``bench_idle_lateness`` is ``idle-lateness``), named after the
+stage of the lesson it serves; its keyword parameters and their defaults are
+what can be changed; its docstring's first line is its summary and a
+``name: text`` line documents each parameter; ``headline`` picks the rows
+printed from its JSON.  ``kit bench`` derives its list, options and help from
+the registry, so adding a benchmark is adding its function.
+
+While a benchmark runs, what it prints is progress: ``run_bench`` sends it
+to stderr, each line led by the benchmark's name (``boot: run 3 of 9``).
+The lesson functions it calls print their own progress the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
 import json
 import os
 import platform
+import re
 import statistics
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from .build import build, probe
 from .calibrate import Calibration, calibrate
-from .experiment import Phase, compare_idle, measure
-from .spinlocks import compare_locks
-from .paths import root
-from .qemu import qemu_version, resolve_accel
 from .cores import Bringup
-from .vm import VM
+from .errors import KitError
+from .experiment import Phase, compare_idle, measure
 from .idle import compare_lateness
+from .paths import root
 from .poll import REACTION, compare_reaction
+from .protocol import IDLE_POLICIES
+from .qemu import qemu_version, resolve_accel
+from .spinlocks import compare_locks
+from .table import Tabular, json_safe
+from .vm import VM
+
+Data = dict[str, object]
+Rows = list[dict[str, object]]
+
+# Options every benchmark has on the command line besides its own parameters.
+RESERVED = ("out", "list", "help")
 
 
 @dataclass(frozen=True)
-class BenchResult:
+class Param:
+    """A benchmark's keyword parameter: its default gives its type."""
+
     name: str
-    data: dict[str, object]
+    default: object
+    help: str
+
+    @property
+    def many(self) -> bool:
+        """A tuple default takes one value or more."""
+        return isinstance(self.default, tuple)
+
+    @property
+    def kind(self) -> type:
+        """The type of one value (of the default's items, for a tuple)."""
+        return type(self.default[0]) if self.many else type(self.default)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def shown(self) -> str:
+        """The default as typed on the command line."""
+        return " ".join(map(str, self.default)) if self.many else str(self.default)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A registered benchmark: what it measures, for which lesson, and how."""
+
+    name: str
+    stage: str
+    summary: str
+    params: tuple[Param, ...]
+    measure: Callable[..., Data]
+    headline: Callable[[Data], Rows]
+    columns: Mapping[str, str]
+
+
+REGISTRY: dict[str, Benchmark] = {}
+
+
+def benchmark(*, stage: str, headline: Callable[[Data], Rows],
+              columns: Mapping[str, str] | None = None) -> Callable[[Callable[..., Data]], Callable[..., Data]]:
+    """Register a ``bench_<name>`` function as the benchmark ``<name>``
+    (underscores become dashes) for the lesson of ``stage``."""
+
+    def register(fn: Callable[..., Data]) -> Callable[..., Data]:
+        if not fn.__name__.startswith("bench_"):
+            raise TypeError(f"{fn.__name__}: a benchmark's function is named bench_<name>")
+        name = fn.__name__.removeprefix("bench_").replace("_", "-")
+        if name in REGISTRY or name in ("list", "all"):
+            raise TypeError(f"benchmark {name!r} already exists or names a command")
+        summary, helps = _docs(fn)
+        params = []
+        for p in inspect.signature(fn).parameters.values():
+            if p.default is p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+                raise TypeError(f"{name}: parameter {p.name!r} needs a default and a name")
+            if p.name in RESERVED or p.name not in helps:
+                raise TypeError(f"{name}: parameter {p.name!r} is reserved or has no "
+                                f"'{p.name}: ...' line in the docstring")
+            if isinstance(p.default, tuple) and not p.default:
+                raise TypeError(f"{name}: parameter {p.name!r} needs a non-empty default")
+            params.append(Param(p.name, p.default, helps[p.name]))
+        REGISTRY[name] = Benchmark(name, stage, summary, tuple(params), fn, headline, dict(columns or {}))
+        return fn
+
+    return register
+
+
+def _docs(fn: Callable[..., object]) -> tuple[str, dict[str, str]]:
+    """The docstring's first line, and its ``name: text`` lines."""
+    doc = inspect.getdoc(fn) or ""
+    lines = doc.splitlines()
+    helps = dict(re.findall(r"^(\w+): (.+)$", doc, re.M))
+    return (lines[0] if lines else fn.__name__), helps
+
+
+# --- running one -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BenchResult(Tabular):
+    """One benchmark's JSON, where it was written, and its headline as a table."""
+
+    bench: Benchmark
+    data: Data
     path: Path
 
-    def __str__(self) -> str:
-        return json.dumps(self.data, indent=2) + f"\nwritten to {self.path}"
+    @property
+    def name(self) -> str:
+        return self.bench.name
+
+    @property
+    def title(self) -> str:                     # type: ignore[override]
+        return f"{self.bench.name}: {self.bench.summary}"
+
+    @property
+    def columns(self) -> Mapping[str, str]:     # type: ignore[override]
+        return self.bench.columns
+
+    def table(self) -> Rows:
+        """The headline rows, without the columns no row has a figure for."""
+        rows = self.bench.headline(self.data)
+        empty = {k for r in rows for k in r} - {k for r in rows for k, v in r.items() if v is not None}
+        return [{k: v for k, v in r.items() if k not in empty} for r in rows]
+
+    def notes(self) -> list[str]:
+        return [*map(str, self.data.get("notes", ())), f"all figures: {self.path}"]
 
 
-def host_info() -> dict[str, object]:
+class _Progress(io.TextIOBase):
+    """A text stream that leads every line with ``prefix`` (``boot: ``)."""
+
+    def __init__(self, out: TextIO | None, prefix: str) -> None:
+        self._out, self._prefix, self._fresh = out, prefix, True
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        if self._out is not None:
+            for piece in s.splitlines(keepends=True):
+                self._out.write(self._prefix + piece if self._fresh else piece)
+                self._fresh = piece.endswith("\n")
+            self._out.flush()
+        return len(s)
+
+
+def host_info() -> Data:
     """What the figures depend on: the host, QEMU, the accelerator."""
     model = ""
     try:
@@ -54,13 +200,54 @@ def host_info() -> dict[str, object]:
             "qemu": qemu_version(), "accel": resolve_accel("auto"), "machine": "pc"}
 
 
-def bench_boot(runs: int = 9, *, stage: str = "boot") -> dict[str, object]:
-    """Median time from starting QEMU to ``kit: ready``, beside a floor guest
-    that exits at its first instruction (so the difference is the kernel's own
-    boot, not QEMU's and the firmware's start-up)."""
+def default_path(name: str) -> Path:
+    return root() / "results" / f"bench-{name}.json"
+
+
+def run_bench(name: str, out: Path | None = None, *, progress: bool = True,
+              **options: object) -> BenchResult:
+    """Run one benchmark and write its JSON (``results/bench-<name>.json``, or ``out``).
+
+    ``options`` are the benchmark's parameters; progress goes to stderr."""
+    if name not in REGISTRY:
+        raise KitError(f"no benchmark {name!r} (benchmarks: {', '.join(REGISTRY)})")
+    bench = REGISTRY[name]
+    unknown = set(options) - {p.name for p in bench.params}
+    if unknown:
+        raise KitError(f"benchmark {name!r} takes no {', '.join(sorted(unknown))} "
+                       f"(it takes: {', '.join(p.name for p in bench.params) or 'nothing'})")
+    with contextlib.redirect_stdout(_Progress(sys.stderr if progress else None, f"{name}: ")):
+        figures = bench.measure(**options)
+    data = json_safe({"benchmark": name, **figures, "host": host_info()})
+    path = out or default_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return BenchResult(bench, data, path)
+
+
+# --- the benchmarks, one a lesson (two for lesson 5) -------------------------------------
+
+def _boot_rows(d: Data) -> Rows:
+    return [{"guest": f"kernel ({d['stage']}) to kit: ready", "ms": d["ready_ms_median"]},
+            {"guest": "floor guest, exits at once", "ms": d["floor_exit_ms_median"]},
+            {"guest": "kernel over floor", "ms": d["kernel_ms_over_floor"], "ratio": d["ratio"]}]
+
+
+@benchmark(stage="boot", headline=_boot_rows,
+           columns={"guest": "guest", "ms": "median ms", "ratio": "ratio"})
+def bench_boot(runs: int = 9, stage: str = "boot") -> Data:
+    """Median time from starting QEMU to `kit: ready`, beside a guest that exits at once.
+
+    The floor guest exits at its first instruction, so the difference is the
+    kernel's own boot, not QEMU's and the firmware's start-up.
+
+    runs: boots of each guest, interleaved so that drift hits both alike
+    stage: the kernel stage to boot
+    """
     kernel, floor = build(stage), probe("exit")
     ready, exits = [], []
-    for _ in range(runs):                      # interleaved: drift hits both alike
+    for i in range(runs):
+        print(f"run {i + 1} of {runs}")
         t0 = time.monotonic()
         with VM(floor) as vm:
             vm.wait_exit(timeout=30)
@@ -70,7 +257,7 @@ def bench_boot(runs: int = 9, *, stage: str = "boot") -> dict[str, object]:
             vm.wait_ready()
             ready.append(time.monotonic() - t0)
     med_ready, med_exit = statistics.median(ready), statistics.median(exits)
-    return {"benchmark": "boot", "stage": stage, "runs": runs,
+    return {"stage": stage, "runs": runs,
             "ready_ms_median": round(1e3 * med_ready, 2),
             "floor_exit_ms_median": round(1e3 * med_exit, 2),
             "ratio": round(med_ready / med_exit, 3),
@@ -79,13 +266,38 @@ def bench_boot(runs: int = 9, *, stage: str = "boot") -> dict[str, object]:
             "floor_exit_ms": [round(1e3 * x, 2) for x in exits]}
 
 
-def bench_idle(seconds: float = 5.0, *, stage: str = "boot") -> dict[str, object]:
-    """Host CPU of the spin and hlt idle loops beside the calibrated floor and ceiling."""
-    cal = calibrate(seconds=seconds, fresh=True, progress=False)
-    run = compare_idle(build(stage), ("spin", "hlt"), seconds=seconds, show=False, progress=False)
+def _floor_and_ceiling(cal: Calibration) -> Data:
+    return {"floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
+            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)}}
+
+
+def _guests(d: Data, keys: Sequence[str]) -> Rows:
+    """A row for the floor, the ceiling and each of ``keys``: the guests one run compared."""
+    return [{"guest": k, **{f: v for f, v in d[k].items() if not isinstance(v, dict)}}
+            for k in ("floor", "ceiling", *keys)]
+
+
+def _boot_idle_rows(d: Data) -> Rows:
+    rows = _guests(d, IDLE_POLICIES)
+    for r in rows:
+        r["position"] = d.get(f"{r['guest']}_position")
+    return rows
+
+
+@benchmark(stage="boot", headline=_boot_idle_rows,
+           columns={"guest": "guest", "vcpu_pct": "vCPU %", "total_pct": "QEMU %",
+                    "guest_halted_pct": "guest halted %", "position": "floor (0) to ceiling (1)"})
+def bench_boot_idle(seconds: float = 5.0, stage: str = "boot") -> Data:
+    """Host CPU of the spin and hlt idle loops beside the calibrated floor and ceiling.
+
+    seconds: seconds each guest is measured
+    stage: the kernel stage to boot
+    """
+    cal = calibrate(seconds=seconds, fresh=True)
+    run = compare_idle(build(stage), IDLE_POLICIES, seconds=seconds, show=False)
     spin, hlt = run["spin"], run["hlt"]
     span = cal.ceiling_vcpu - cal.floor_vcpu
-    return {"benchmark": "idle", "stage": stage, "seconds": seconds,
+    return {"stage": stage, "seconds": seconds,
             **_floor_and_ceiling(cal),
             "spin": {"vcpu_pct": round(spin.vcpu[0], 2), "total_pct": round(spin.total, 2),
                      "guest_halted_pct": round(100 * spin.halted[0], 2)},
@@ -95,18 +307,25 @@ def bench_idle(seconds: float = 5.0, *, stage: str = "boot") -> dict[str, object
             "hlt_position": round((hlt.vcpu[0] - cal.floor_vcpu) / span, 4) if span else None}
 
 
-def _floor_and_ceiling(cal: Calibration) -> dict[str, object]:
-    return {"floor": {"vcpu_pct": round(cal.floor_vcpu, 3), "total_pct": round(cal.floor_total, 3)},
-            "ceiling": {"vcpu_pct": round(cal.ceiling_vcpu, 2), "total_pct": round(cal.ceiling_total, 2)}}
+def _cores_rows(d: Data) -> Rows:
+    return [{"cpus": int(n), "median": c["bringup_ms_median"], "min": min(c["bringup_ms"]),
+             "max": max(c["bringup_ms"])} for n, c in d["cpus"].items()]
 
 
-def bench_smp(runs: int = 3, cpus: Sequence[int] = (1, 4, 16)) -> dict[str, object]:
-    """Guest time from the first INIT IPI to the last ``kit: cpu n up``, by CPU count."""
+@benchmark(stage="cores", headline=_cores_rows,
+           columns={"cpus": "vCPUs", "median": "bring-up ms, median", "min": "min", "max": "max"})
+def bench_cores(runs: int = 3, cpus: tuple[int, ...] = (1, 4, 16)) -> Data:
+    """Guest time from the first INIT IPI to the last `kit: cpu n up`, by vCPU count.
+
+    runs: boots at each vCPU count
+    cpus: the vCPU counts
+    """
     image = build("cores")
-    out: dict[str, object] = {"benchmark": "smp", "stage": "cores", "runs": runs, "cpus": {}}
+    out: Data = {"stage": "cores", "runs": runs, "cpus": {}}
     for n in cpus:
         totals, last = [], None
-        for _ in range(runs):
+        for i in range(runs):
+            print(f"{n} vCPUs, run {i + 1} of {runs}")
             with VM(image, cpus=n, append="idle=hlt", boot_timeout=180) as vm:
                 vm.wait_ready()
                 last = Bringup.from_stats(vm.stats())
@@ -117,21 +336,38 @@ def bench_smp(runs: int = 3, cpus: Sequence[int] = (1, 4, 16)) -> dict[str, obje
     return out
 
 
-def bench_locks(seconds: float = 2.0, cpus: int = 4) -> dict[str, object]:
-    """Throughput, fairness and host CPU of each lock kind, with and without pause, in one run."""
-    run = compare_locks(build("spinlocks"), cpus=cpus, seconds=seconds, show=False, progress=False)
-    return {"benchmark": "locks", "stage": "spinlocks", "cpus": cpus, "seconds": seconds,
-            "results": run.table()}
+@benchmark(stage="spinlocks", headline=lambda d: d["results"],
+           columns={"lock": "lock", "pause": "pause", "acquisitions_per_s": "acquisitions/s",
+                    "fairness": "fairness", "spins_per_acquisition": "spins/acq.",
+                    "vcpu_pct_mean": "vCPU % (mean)", "total_pct": "QEMU %"})
+def bench_spinlocks(seconds: float = 2.0, cpus: int = 4) -> Data:
+    """Throughput, fairness and host CPU of each lock kind, with and without pause, in one run.
+
+    seconds: seconds each lock is measured
+    cpus: vCPUs contending for the lock
+    """
+    run = compare_locks(build("spinlocks"), cpus=cpus, seconds=seconds, show=False)
+    return {"stage": "spinlocks", "cpus": cpus, "seconds": seconds, "results": run.table()}
 
 
-def bench_ticks(seconds: float = 4.0, cpus: int = 2,
-                rates: Sequence[str] = ("none", "100", "250", "1000")) -> dict[str, object]:
-    """Host CPU of idle cores (no thread at all, idle=hlt) against the timer tick's rate,
-    beside the calibrated floor: what each tick costs when there is nothing to do."""
-    cal = calibrate(seconds=seconds, fresh=True, progress=False)
+@benchmark(stage="sched", headline=lambda d: d["results"],
+           columns={"tick": "tick (Hz)", "total_pct": "QEMU %", "over_floor_pct": "over floor %",
+                    "timer_irqs_per_s": "timer IRQs/s", "host_us_per_tick": "host µs a tick"})
+def bench_sched(seconds: float = 4.0, cpus: int = 2,
+                rates: tuple[str, ...] = ("none", "100", "250", "1000")) -> Data:
+    """Host CPU of idle cores against the timer tick's rate, beside the calibrated floor.
+
+    Cores with no thread at all and idle=hlt: what each tick costs when there
+    is nothing to do.
+
+    seconds: seconds each tick rate is measured
+    cpus: vCPUs, all idle
+    rates: tick rates in Hz, or none (tickless)
+    """
+    cal = calibrate(seconds=seconds, fresh=True)
     image = build("sched")
     phases = [Phase(f"tick={r}", image, f"idle=hlt tick={r}", cpus) for r in rates]
-    run = measure("idle cores against the tick rate", phases, seconds=seconds, progress=False)
+    run = measure("idle cores against the tick rate", phases, seconds=seconds)
     rows = []
     for r in rates:
         p = run[f"tick={r}"]
@@ -140,46 +376,84 @@ def bench_ticks(seconds: float = 4.0, cpus: int = 2,
         rows.append({"tick": r, "total_pct": round(p.total, 3), "over_floor_pct": round(over, 3),
                      "timer_irqs_per_s": round(irqs, 1),
                      "host_us_per_tick": round(1e4 * over / irqs, 1) if irqs else None})
-    return {"benchmark": "ticks", "stage": "sched", "cpus": cpus, "seconds": seconds,
+    return {"stage": "sched", "cpus": cpus, "seconds": seconds,
             "floor_total_pct": round(cal.floor_total, 3), "results": rows}
 
 
-def bench_policies(seconds: float = 4.0, cpus: int = 4) -> dict[str, object]:
-    """Host CPU of ``cpus`` cores whose threads all sleep (for a second at a time),
-    for idle=spin and idle=hlt tickless, beside the calibrated floor and ceiling."""
+def _idle_rows(d: Data) -> Rows:
+    rows = _guests(d, IDLE_POLICIES)
+    for r, k in zip(rows, ("floor", "ceiling", *IDLE_POLICIES)):
+        for f in ("vcpu_pct", "vcpu_runnable_pct"):
+            if isinstance(d[k].get(f), dict):
+                r[f] = statistics.fmean(d[k][f].values())
+    return rows
+
+
+@benchmark(stage="idle", headline=_idle_rows,
+           columns={"guest": "guest", "total_pct": "QEMU %", "over_floor_pct": "over floor %",
+                    "vcpu_pct": "vCPU % (mean)", "vcpu_runnable_pct": "vCPU runnable % (mean)"})
+def bench_idle(seconds: float = 4.0, cpus: int = 4) -> Data:
+    """Host CPU of cores whose threads all sleep, idle=spin against idle=hlt tickless.
+
+    Every thread sleeps a second at a time; beside the calibrated floor and ceiling.
+
+    seconds: seconds each idle policy is measured
+    cpus: vCPUs, each with its sleeping threads
+    """
     asleep = "app=sleepers sleep=1000 tick=none"
-    cal = calibrate(seconds=seconds, fresh=True, progress=False)
-    run = compare_idle(build("idle"), ("spin", "hlt"), cpus=cpus, append=asleep, seconds=seconds,
-                       show=False, progress=False)
+    cal = calibrate(seconds=seconds, fresh=True)
+    run = compare_idle(build("idle"), IDLE_POLICIES, cpus=cpus, append=asleep, seconds=seconds,
+                       show=False)
     out = {}
-    for policy in ("spin", "hlt"):
+    for policy in IDLE_POLICIES:
         p = run[policy]
         out[policy] = {"total_pct": round(p.total, 3), "over_floor_pct": round(p.total - cal.floor_total, 3),
                        "vcpu_pct": {str(k): round(v, 3) for k, v in p.vcpu.items()},
                        "vcpu_runnable_pct": {str(k): round(v, 1) for k, v in p.wanted.items()}}
-    return {"benchmark": "policies", "stage": "idle", "cpus": cpus, "seconds": seconds,
+    return {"stage": "idle", "cpus": cpus, "seconds": seconds,
             "append": asleep,
             **_floor_and_ceiling(cal),
             **out}
 
 
-def bench_lateness(sleeps: int = 500, cpus: int = 2) -> dict[str, object]:
-    """Timer-wake lateness percentiles (guest TSC) and host CPU: spin, hlt tickless,
-    hlt on a 100 Hz tick, in one run."""
-    run = compare_lateness(build("idle"), cpus=cpus, sleeps=sleeps, progress=False)
-    return {"benchmark": "lateness", "stage": "idle", "cpus": cpus, "sleeps_per_core": sleeps,
-            **run.to_dict()}
+_LATENCY_COLUMNS = {"label": "setup", "n": "n", "p50_us": "p50 µs", "p90_us": "p90 µs",
+                    "p99_us": "p99 µs", "max_us": "max µs", "quiet_pct": "quiet QEMU %",
+                    "host_pct": "QEMU %", "after_pct": "after QEMU %"}
 
 
-def bench_reaction(n: int = 300, cpus: int = 2, periods_us: Sequence[int] = (10_000, 200)) -> dict[str, object]:
-    """Producer-to-consumer reaction percentiles (guest TSC) and host CPU, quiet and
-    under traffic and after it, for spin, Toro's API and the kit's API, at each message period.
+@benchmark(stage="idle", headline=lambda d: d["results"], columns=_LATENCY_COLUMNS)
+def bench_idle_lateness(sleeps: int = 500, cpus: int = 2) -> Data:
+    """Timer-wake lateness percentiles (guest TSC) and host CPU: spin, hlt tickless, hlt on a 100 Hz tick.
 
-    At least ``n`` messages, and at least two seconds of them, so that the
-    host samples the traffic.  Toro's API runs only at periods of a tick or
-    more: it needs a periodic tick, and on a ticking core the producer's
-    sleeps end at ticks, so it could not send faster."""
-    cal = calibrate(fresh=True, progress=False)
+    sleeps: random sleeps (0.2 to 3 ms) on each core
+    cpus: vCPUs, each sleeping
+    """
+    run = compare_lateness(build("idle"), cpus=cpus, sleeps=sleeps)
+    return {"stage": "idle", "cpus": cpus, "sleeps_per_core": sleeps, **run.to_dict()}
+
+
+def _poll_rows(d: Data) -> Rows:
+    return [{"period_us": int(period), **r} for period, run in d["by_period_us"].items()
+            for r in run["results"]]
+
+
+@benchmark(stage="poll", headline=_poll_rows,
+           columns={"period_us": "every µs", "label": "setup", "sent": "sent", "n": "seen",
+                    **{k: v for k, v in _LATENCY_COLUMNS.items() if k not in ("label", "n")}})
+def bench_poll(messages: int = 300, cpus: int = 2, periods_us: tuple[int, ...] = (10_000, 200)) -> Data:
+    """Producer-to-consumer reaction percentiles (guest TSC) and host CPU, quiet, under traffic and after.
+
+    For spin, Toro's API and the kit's API, at each message period: at least
+    ``messages``, and at least two seconds of them, so that the host samples
+    the traffic.  Toro's API runs only at periods of a tick or more: it needs
+    a periodic tick, and on a ticking core the producer's sleeps end at
+    ticks, so it could not send faster.
+
+    messages: the fewest messages at each period
+    cpus: vCPUs (the producer on CPU 0, the consumer on CPU 1)
+    periods_us: microseconds between two messages
+    """
+    cal = calibrate(fresh=True)
     image = build("poll")
     runs, notes = {}, []
     for period in periods_us:
@@ -187,23 +461,9 @@ def bench_reaction(n: int = 300, cpus: int = 2, periods_us: Sequence[int] = (10_
         if period < 10_000:
             del setups["Toro's API"]
             notes.append(f"period {period} us: no Toro's API (its tick=100 would pace the producer at 10 ms)")
-        count = max(n, round(2e6 / period))
+        count = max(messages, round(2e6 / period))
         runs[str(period)] = {"messages": count, **compare_reaction(
-            image, setups, cpus=cpus, period_us=period, n=count, quiet=2.0, after=2.0, show=False,
-            progress=False).to_dict()}
-    return {"benchmark": "reaction", "stage": "poll", "cpus": cpus,
+            image, setups, cpus=cpus, period_us=period, n=count, quiet=2.0, after=2.0,
+            show=False).to_dict()}
+    return {"stage": "poll", "cpus": cpus,
             "floor_total_pct": round(cal.floor_total, 3), "notes": notes, "by_period_us": runs}
-
-
-BENCHMARKS = {"boot": bench_boot, "idle": bench_idle, "smp": bench_smp, "locks": bench_locks,
-              "ticks": bench_ticks, "policies": bench_policies, "lateness": bench_lateness,
-              "reaction": bench_reaction}
-
-
-def run_bench(name: str, out: Path | None = None, **options: object) -> BenchResult:
-    """Run one benchmark and write its JSON (``results/bench-<name>.json``)."""
-    data = {**BENCHMARKS[name](**options), "host": host_info()}
-    path = out or root() / "results" / f"bench-{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return BenchResult(name, data, path)

@@ -8,9 +8,14 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import KitError
+
+if TYPE_CHECKING:
+    from .bench import Benchmark
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -88,9 +93,10 @@ def _demo(args: argparse.Namespace) -> int:
     from .calibrate import calibrate
     from .experiment import compare_idle
     from .paths import root
+    from .protocol import IDLE_POLICIES
 
     cal = calibrate(seconds=min(args.seconds, 3.0))
-    run = compare_idle(build("boot"), ("spin", "hlt"), cpus=1, seconds=args.seconds,
+    run = compare_idle(build("boot"), IDLE_POLICIES, cpus=1, seconds=args.seconds,
                        floor=cal.floor, ceiling=cal.ceiling, show=False)
     out = Path(args.out) if args.out else root() / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -102,14 +108,82 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from . import bench
 
-    given = {"runs": args.runs, "seconds": args.seconds, "sleeps": args.runs, "n": args.runs}
-    takes = {"boot": "runs", "smp": "runs", "idle": "seconds", "locks": "seconds",
-             "ticks": "seconds", "policies": "seconds", "lateness": "sleeps", "reaction": "n"}[args.name]
-    options = {takes: given[takes]} if given[takes] is not None else {}
-    print(run_bench(args.name, Path(args.out) if args.out else None, **options))
+    a = bench_parser().parse_args(args.rest)
+    if a.list or a.name in (None, "list"):
+        print(_listing(bench.REGISTRY.values()))
+        return 0
+    if a.name == "all":
+        return _bench_all(Path(a.out) if a.out else None)
+    options = {}
+    for param in bench.REGISTRY[a.name].params:
+        value = getattr(a, param.name)
+        options[param.name] = tuple(value) if param.many else value
+    print(bench.run_bench(a.name, Path(a.out) if a.out else None, **options))
     return 0
+
+
+def _bench_all(folder: Path | None) -> int:
+    """Every benchmark with its defaults, one JSON each; a failure does not stop the rest."""
+    from . import bench
+    from .table import render_text
+
+    rows = []
+    for name in list(bench.REGISTRY):
+        t0 = time.monotonic()
+        try:
+            result = bench.run_bench(name, folder / f"bench-{name}.json" if folder else None)
+        except KitError as e:
+            print(f"kit: {name}: {e}", file=sys.stderr)
+            rows.append({"benchmark": name, "result": "failed", "s": time.monotonic() - t0,
+                         "where": str(e).splitlines()[0]})
+            continue
+        print(result, end="\n\n", flush=True)
+        rows.append({"benchmark": name, "result": "ok", "s": time.monotonic() - t0,
+                     "where": str(result.path)})
+    failed = sum(r["result"] != "ok" for r in rows)
+    print(render_text(f"{len(rows) - failed} of {len(rows)} benchmarks done", rows,
+                      {"benchmark": "benchmark", "result": "result", "s": "seconds", "where": "JSON, or why not"}))
+    return 1 if failed else 0
+
+
+def _listing(benchmarks: Iterable[Benchmark]) -> str:
+    from .table import render_text
+
+    rows = [{"name": b.name, "stage": b.stage,
+             "options": " ".join(f"{p.option} {p.shown()}" for p in b.params),
+             "summary": b.summary} for b in benchmarks]
+    return render_text("benchmarks (kit bench <name> [options]; kit bench all runs each)", rows,
+                       {"name": "name", "stage": "stage", "options": "options (defaults)", "summary": "measures"})
+
+
+def bench_parser() -> argparse.ArgumentParser:
+    """``kit bench``'s own parser: a sub-command per registered benchmark, its
+    options from the benchmark's parameters."""
+    from . import bench
+
+    p = argparse.ArgumentParser(prog="kit bench", description=(
+        "Run a benchmark: a table of its headline figures on stdout, progress on stderr, "
+        "and every figure as JSON in results/bench-<name>.json."))
+    p.add_argument("--list", action="store_true", help="list the benchmarks and their options")
+    names = p.add_subparsers(dest="name", metavar="benchmark", title="benchmarks")
+    names.add_parser("list", help="list the benchmarks and their options")
+    every = names.add_parser("all", help="run every benchmark with its defaults, one JSON each, and sum up")
+    every.add_argument("--out", default=None, help="folder for the JSON files (default: results/)")
+    for b in bench.REGISTRY.values():
+        n = names.add_parser(b.name, help=b.summary, description=f"{b.summary} Lesson stage: {b.stage}.")
+        for param in b.params:
+            help = f"{param.help} (default: {param.shown()})"
+            if param.kind is bool:          # --name / --no-name
+                n.add_argument(param.option, dest=param.name, default=param.default, help=help,
+                               action=argparse.BooleanOptionalAction)
+            else:
+                n.add_argument(param.option, dest=param.name, type=param.kind, default=param.default,
+                               nargs="+" if param.many else None, metavar=param.kind.__name__.upper(),
+                               help=help)
+        n.add_argument("--out", default=None, help=f"JSON file (default: results/bench-{b.name}.json)")
+    return p
 
 
 def parser() -> argparse.ArgumentParser:
@@ -142,20 +216,20 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--out", default=None, help="folder for demo.html and demo.json (default: results/)")
     m.set_defaults(func=_demo)
 
-    n = sub.add_parser("bench", help="a benchmark, written as JSON to results/bench-<name>.json")
-    n.add_argument("name", choices=("boot", "idle", "smp", "locks", "ticks", "policies", "lateness", "reaction"))
-    n.add_argument("--runs", type=int, default=None,
-                   help="boot, smp: runs of each (default 9, 3); lateness: sleeps a core (500); "
-                        "reaction: messages a setup (300)")
-    n.add_argument("--seconds", type=float, default=None,
-                   help="idle, locks, ticks, policies: seconds a phase (default 5, 2, 4, 4)")
-    n.add_argument("--out", default=None)
+    n = sub.add_parser("bench", add_help=False,
+                       help="a benchmark: a table, and every figure as JSON (kit bench --help lists them)")
     n.set_defaults(func=_bench)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    # `kit bench` parses the rest itself (bench_parser), so that only it loads the benchmarks
+    args, rest = p.parse_known_args(argv)
+    if args.command == "bench":
+        args.rest = rest
+    elif rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return args.func(args)
     except KitError as e:

@@ -6,6 +6,7 @@ import importlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -66,10 +67,27 @@ def checks() -> list[Check]:
         out.append(Check("kvm", False, f"/dev/kvm {why}: QEMU runs under TCG (the default)",
                          "optional: add yourself to the kvm group for KVM", optional=True))
 
-    for module in ("plotly", "anywidget", "ipywidgets", "pexpect", "elftools", "numpy"):
-        try:
-            m = importlib.import_module(module)
-            out.append(Check(module, True, getattr(m, "__version__", "installed")))
-        except ImportError:
-            out.append(Check(module, False, "not importable", "run ./kit setup (it installs .venv)"))
+    out += [_package(module, dist, use) for module, dist, use in PACKAGES]
     return out
+
+
+# Python packages: the module imported, the distribution pip installs, what needs it.
+PACKAGES = (
+    ("pexpect", "pexpect", "the VM's console"),
+    ("elftools", "pyelftools", "finding the guest's statistics block"),
+    ("numpy", "numpy", "the lessons' plots"),
+    ("plotly", "plotly", "the lessons' plots"),
+    ("anywidget", "anywidget", "the lessons' live plots"),
+    ("ipywidgets", "ipywidgets", "the lessons' controls"),
+)
+
+
+def _package(module: str, dist: str, use: str) -> Check:
+    """Whether ``module`` imports; any failure of its import counts as missing."""
+    try:
+        m = importlib.import_module(module)
+    except Exception as e:                  # a broken install fails in its own way
+        why = "not installed" if isinstance(e, ImportError) else f"fails to import ({type(e).__name__}: {e})"
+        return Check(module, False, f"{why}; needed for {use}",
+                     f"install it: {sys.executable} -m pip install {dist}   (or: ./kit setup)")
+    return Check(module, True, getattr(m, "__version__", "installed"))

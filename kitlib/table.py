@@ -50,10 +50,11 @@ def render_text(title: str, rows: Sequence[Row], columns: Mapping[str, str] | No
     heads = [(columns or {}).get(k, k) for k in keys]
     cells = [[fmt(r.get(k)) for k in keys] for r in rows]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(heads)]
+    # the first column and columns of text to the left, numbers to the right
+    left = [i == 0 or any(isinstance(r.get(k), str) for r in rows) for i, k in enumerate(keys)]
 
     def line(values: Sequence[str]) -> str:
-        # the first column (a label) to the left, numbers to the right
-        return "  ".join(v.ljust(w) if i == 0 else v.rjust(w)
+        return "  ".join(v.ljust(w) if left[i] else v.rjust(w)
                          for i, (v, w) in enumerate(zip(values, widths))).rstrip()
 
     out = [title] if title else []
