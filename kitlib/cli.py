@@ -42,26 +42,26 @@ def _build(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .build import build
-    from .experiment import summarise
-    from .hostcpu import Sampler
-    from .vm import VM
+    from .session import Session
 
     image = build(args.stage)
-    status = None
-    with Sampler(args.hz) as sampler, VM(image, cpus=args.cpus, append=args.append, echo=True,
-                                          accel=args.accel) as vm:
+    vm = None
+    with Session(args.stage, args.cpus, hz=args.hz, progress=False) as session:
         try:
+            vm = session.boot(image, append=args.append, echo=True, accel=args.accel, ready=False)
             vm.wait_ready()
-            sampler.watch(vm, args.stage)
+            session.phase(args.stage, vm)
             threading.Thread(target=_type_into, args=(vm,), daemon=True).start()
             deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
             while vm.running and time.monotonic() < deadline:
                 time.sleep(0.1)
         except KeyboardInterrupt:
             print("\nstopped", file=sys.stderr)
-        sampler.unwatch()
-        status = vm.exit_status
-        summary = summarise(args.stage, args.cpus, sampler.phase_samples(args.stage), settle=5)
+        session.end()
+        status = vm.exit_status if vm is not None else None
+        summary = session.result(args.stage, settle=5) if session.labels else None
+    if summary is None:
+        return 1
     print(f"\nhost CPU over {summary.samples} samples: QEMU {summary.total:.1f} % of one core")
     for n in range(args.cpus):
         halted = summary.halted[n]
