@@ -15,7 +15,7 @@ import pytest
 
 import kitlib
 from kitlib import guest
-from kitlib.guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
+from kitlib.guest import StatsBlock, StatsSnapshot, counter_rate, halted_fraction, idle_rate, is_counter
 from kitlib.hosttsc import read_tsc
 
 from conftest import requires_qemu
@@ -277,3 +277,22 @@ class TestLiveStats:
             ready = vm.ready_time
         fractions = [halted_fraction(a, b, ready) for a, b in zip(snaps, snaps[1:])]
         assert min(min(f) for f in fractions) > 0.8, fractions
+
+
+
+# Counters told from stamps, and their rates, on synthetic snapshots.
+
+def test_counters_are_told_from_stamps_by_name():
+    assert is_counter("lock_acquires") and is_counter("halts")
+    assert not any(map(is_counter, ("seq", "up_tsc", "halted_tsc", "halt_since")))
+
+
+def _snap(t, cpus, hz=1_000_000_000):
+    return StatsSnapshot(host_time=t, tsc_hz=hz, cpus=tuple(cpus), valid=True, fields=tuple(cpus[0]))
+
+
+def test_counter_rate_per_cpu_and_unknown_for_a_late_cpu():
+    a = _snap(1.0, [{"lock_acquires": 10}])
+    b = _snap(1.5, [{"lock_acquires": 60}, {"lock_acquires": 5}])
+    rate = counter_rate(a, b, "lock_acquires")
+    assert rate[0] == 100.0 and math.isnan(rate[1])

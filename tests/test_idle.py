@@ -6,6 +6,8 @@ fast the shared host runs the guest.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import time
 
@@ -13,10 +15,10 @@ import pytest
 
 import kitlib
 from kitlib import protocol
+from kitlib.idle import Latency, LatencyComparison
 
 from conftest import requires_qemu
 
-pytestmark = requires_qemu
 
 STATS_KEYS = ["halts", "halted_ms", "ctx_switches", "timer_irqs", "ipis_sent", "ipis_received", "wakeups"]
 
@@ -26,6 +28,7 @@ def idle() -> kitlib.Image:
     return kitlib.build("idle")
 
 
+@requires_qemu
 @pytest.mark.parametrize("cpus", [1, 2, 4])
 def test_self_tests_pass_with_the_stage_defaults(idle, cpus):
     with kitlib.VM(idle, cpus=cpus, append="test", boot_timeout=120) as vm:
@@ -34,6 +37,7 @@ def test_self_tests_pass_with_the_stage_defaults(idle, cpus):
         assert protocol.test_results(vm.console).get(name, "missing") is None, vm.tail()
 
 
+@requires_qemu
 def test_defaults_are_hlt_and_tickless_here_and_spin_at_100_hz_in_sched(idle):
     with kitlib.VM(idle, cpus=1) as vm:
         vm.wait_ready()
@@ -54,6 +58,7 @@ def delta(a, b, name: str) -> list[int]:
     return [cb[name] - ca[name] for ca, cb in zip(a.cpus, b.cpus)]
 
 
+@requires_qemu
 def test_console_switches_idle_policy_and_tick_on_every_core(idle):
     with kitlib.VM(idle, cpus=2) as vm:
         vm.wait_ready()
@@ -98,6 +103,7 @@ def test_console_switches_idle_policy_and_tick_on_every_core(idle):
         assert b.cpus[0]["uart_irqs"] > 0 and all(c["uart_irqs"] == 0 for c in b.cpus[1:])
 
 
+@requires_qemu
 @pytest.mark.parametrize("append", ["idle=spin", "idle=hlt"])
 def test_lateness_line_is_well_formed(idle, append):
     with kitlib.VM(idle, cpus=2, append=f"app=lateness sleeps=200 {append}") as vm:
@@ -108,3 +114,37 @@ def test_lateness_line_is_well_formed(idle, append):
         assert 0 <= p.min_ns <= p.p50_ns <= p.p90_ns <= p.p99_ns <= p.max_ns, line
         time.sleep(0.2)
         assert vm.running and vm.panic is None          # it idles on
+
+
+# Reading the guest's percentile lines, and the results' views, without QEMU.
+
+def test_a_lateness_line_reads_as_microseconds():
+    r = Latency.parse("hlt", "lateness: n=600 min=900 p50=12000 p90=30500 p99=80000 max=95000 ns\n",
+                      host_pct=0.5)
+    assert (r.n, r.p50_us, r.p90_us, r.p99_us, r.max_us) == (600, 12.0, 30.5, 80.0, 95.0)
+    assert r.sent is None and r.missed == 0 and r.host_pct == 0.5
+
+
+def test_a_line_without_counts_is_refused():
+    with pytest.raises(ValueError, match="not a percentile line"):
+        Latency.parse("x", "kit: ready")
+
+
+def test_a_comparison_shows_every_setup_and_is_valid_json():
+    runs = LatencyComparison("t", (
+        Latency.parse("spin", "prodcons: poll=spin sent=10 seen=10 min=900 p50=1000 p90=2000 p99=3000 "
+                              "max=3000 ns",
+                      host_pct=200.0, quiet_pct=199.0),
+        Latency.parse("toro", "prodcons: poll=toro sent=10 seen=0 min=- p50=- p90=- p99=- max=- ns",
+                      host_pct=100.0, quiet_pct=100.0, after_pct=99.0),
+    ))
+    assert runs["toro"].n == 0
+    with pytest.raises(KeyError, match="setups: spin, toro"):
+        runs["wait"]
+    assert [row["setup"] for row in runs.table()] == ["spin", "toro"]
+    assert "after_host_pct" not in runs.table()[0] and runs.table()[1]["after_host_pct"] == 99.0
+    text, page = str(runs), runs._repr_html_()
+    assert "spin" in text and "toro" in text and "<table>" in page and "QEMU while quiet" in page
+    data = json.loads(json.dumps(runs.to_dict()))      # NaN became null
+    assert data["results"][1]["p50_us"] is None
+    assert len(runs.figure().data) == 4                 # p50, p90, p99, max

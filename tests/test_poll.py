@@ -14,10 +14,10 @@ import pytest
 import kitlib
 from kitlib import protocol
 from kitlib.guest import halted_fraction
+from kitlib.idle import Latency
 
 from conftest import requires_qemu
 
-pytestmark = requires_qemu
 
 SMALL = "n=50 start=500 period=2000"
 
@@ -27,6 +27,7 @@ def poll() -> kitlib.Image:
     return kitlib.build("poll")
 
 
+@requires_qemu
 @pytest.mark.parametrize("cpus", [2, 4])
 def test_self_tests_pass_with_pollvar_ping_pong_and_toro_grace(poll, cpus):
     """100,000 pollvar hand-offs between two halting cores end (no wake-up is lost), and so on."""
@@ -64,12 +65,14 @@ def run_prodcons(vm: kitlib.VM, mode: str, quiet: float = 0.0) -> dict:
     return {"start": start, "report": report, "line": line, "ready": ready, "q0": q0, "q1": q1}
 
 
+@requires_qemu
 @pytest.mark.parametrize("mode, extra", [
     ("spin", "tick=none"),
     ("toro", "tick=100"),
     ("wait", "tick=none"),
     ("toro", "tick=none"),          # its halted core may never see a message: still a report
 ])
+@requires_qemu
 def test_prodcons_reports_well_formed_lines(poll, mode, extra):
     append = f"app=prodcons poll={mode} idle=hlt {extra} {SMALL}"
     with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
@@ -88,6 +91,7 @@ def test_prodcons_reports_well_formed_lines(poll, mode, extra):
         assert seen > 0, line
 
 
+@requires_qemu
 def test_wait_halts_between_messages_and_sends_at_most_one_ipi_each(poll):
     """pollvar_wait: the consumer's core halts at once, and wakes by an IPI only when halted."""
     append = f"app=prodcons poll=wait idle=hlt tick=100 {SMALL}"
@@ -104,6 +108,7 @@ def test_wait_halts_between_messages_and_sends_at_most_one_ipi_each(poll):
     assert halted_fraction(q0, q1, ready)[1] > 0.5, "the quiet consumer's core should be halted"
 
 
+@requires_qemu
 def test_toro_with_a_tick_never_stays_halted(poll):
     """Toro's flaw: every tick makes the pollers spin a whole grace period again."""
     append = f"app=prodcons poll=toro idle=hlt tick=100 grace=200 {SMALL}"
@@ -121,6 +126,7 @@ def test_toro_with_a_tick_never_stays_halted(poll):
     assert halts <= most, f"{halts} halts over the quiet phase, with a grace period of 200 ms"
 
 
+@requires_qemu
 def test_haltpoll_spin_catches_frequent_wake_ups(poll):
     """haltpoll=200: at a 100 us period the idle loops' spins catch wake-ups before they halt.
 
@@ -138,3 +144,15 @@ def test_haltpoll_spin_catches_frequent_wake_ups(poll):
     assert report.n > 0, r["line"]
     assert hits > 0, "no spin before a halt caught a wake-up"
     assert ipis <= 500 + 1, f"{ipis} IPIs for 500 messages"
+
+
+# Reading the producer/consumer line without QEMU.
+
+def test_a_prodcons_line_counts_what_the_consumer_missed():
+    r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=150 min=3000 p50=4000 p90=9000 p99=10000 max=10100 ns")
+    assert (r.sent, r.n, r.missed) == (200, 150, 50)
+
+
+def test_a_consumer_that_saw_nothing_has_no_percentiles():
+    r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=0 min=- p50=- p90=- p99=- max=- ns")
+    assert r.n == 0 and r.missed == 200 and math.isnan(r.p50_us) and math.isnan(r.max_us)
