@@ -1,7 +1,7 @@
 """Experiments: boot one VM after another, or steer one VM by its console,
 measure each phase for a while, and keep every sample on one time axis.
 
-This is what lessons 01 to 05, ``kit demo`` and ``kit bench idle`` run:
+This is what lessons 01 to 05, ``kit demo`` and ``kit bench boot-idle`` run:
 ``measure`` takes a list of phases (an image and its command line), each
 booted, left to settle and sampled; ``compare_idle`` is that for each idle
 policy; ``drive`` types console commands into one running VM.  Each is a
