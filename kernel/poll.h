@@ -94,8 +94,4 @@ void poll_exit(struct thread *t);
 bool poll_before_halt(volatile struct cpustats *c);
 void poll_after_halt(void);
 
-// prodcons.c, the lesson's app.
-void prodcons_init(void);
-void prodcons_start(void);
-
 #endif

@@ -178,3 +178,17 @@ ksnprintf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return n;
 }
+
+// The choices a message offers, "<pre>a, <pre>b or <pre>c", from the
+// n words w, into buf (cut to size like ksnprintf).  Returns buf.
+char *
+kwords(char *buf, size_t size, const char *pre, const char *const *w, int n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && len < size; i++)
+		len += ksnprintf(buf + len, size - len, "%s%s%s",
+		    i == 0 ? "" : i == n - 1 ? " or " : ", ", pre, w[i]);
+	return buf;
+}

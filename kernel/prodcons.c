@@ -47,7 +47,6 @@
 enum mode { SPIN, TORO, WAIT };
 static const char *const modename[] = { [SPIN] = "spin", [TORO] = "toro", [WAIT] = "wait" };
 
-static bool on;                 // app=prodcons
 static enum mode mode;
 static u64 period_us, nmsg, start_ms;
 static int conscpu;
@@ -59,14 +58,12 @@ static struct pollvar msg;      // the last message: a TSC stamp, 0 before the f
 static u64 react[MAXMSG];       // ns from each seen message's stamp to its sighting
 static volatile u64 nseen;
 
+// Before "kit: ready": poll=, period=, n= and start=.
 void
 prodcons_init(void)
 {
-	const char *a = cmdline_get("app"), *p = cmdline_get("poll");
+	const char *p = cmdline_get("poll");
 
-	on = a != NULL && strcmp(a, "prodcons") == 0;
-	if (!on)
-		return;
 	if (p == NULL || strcmp(p, "spin") == 0)
 		mode = SPIN;
 	else if (strcmp(p, "toro") == 0)
@@ -195,12 +192,11 @@ producer(void *arg)
 }
 // >>producer
 
-// From the boot CPU's idle thread, after every scheduler started.
+// After "kit: ready", on the boot CPU.
 void
 prodcons_start(void)
 {
-	if (!on)
-		return;
+	sched_start();                  // every core schedules: the consumer runs on core 1
 	conscpu = ncpu > 1 ? 1 : 0;
 	kprintf("prodcons: poll=%s period=%lu us n=%lu consumer on cpu %d\n",
 	    modename[mode], period_us, nmsg, conscpu);

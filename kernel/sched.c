@@ -199,14 +199,9 @@ sched_init(enum idle_policy policy)
 	sched_policy = policy;
 	sched_cpu_init();
 	timer_init();
-	sleepers_init();
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-	lateness_init();
-#endif
-	kprintf("sched: idle=%s\n", policy == IDLE_SPIN ? "spin" : "hlt");
+	kprintf("sched: idle=%s\n", idle_policy_name(policy));
 #if KIT_STAGE_LEVEL >= STAGE_POLL
 	poll_init();                    // grace=, haltpoll=
-	prodcons_init();                // app=prodcons
 #endif
 }
 
