@@ -43,6 +43,7 @@ u64          cmdline_num(const char *key, u64 dflt, u64 lo, u64 hi);
 bool         str_num(const char *s, u64 lo, u64 hi, u64 *n);
 
 // console.c
+extern u32  console_gsi;
 void        console_init(void);
 void        console_start(void);
 void        console_intr(void);

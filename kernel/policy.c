@@ -3,8 +3,9 @@
 // "idle <name>" on the console (console.c) and the "sched: idle=" line.
 //
 // To add a policy: a value in defs.h's enum idle_policy, its name in
-// names[] below, and its way of waiting in the idle loops (idle.c before
-// the scheduler, idlethread.c from sched on).
+// names[] below, its way of waiting in the idle loops (idle.c before the
+// scheduler, idlethread.c from sched on), and the word in the idle
+// command's help text (console.c).
 
 #include "types.h"
 #include "defs.h"

@@ -3,7 +3,7 @@
 // See sched.h for the model and its invariants.  In short: a core runs
 // its ready threads first come first served, each until it calls
 // schedule(); when none is ready it runs its idle thread, which waits by
-// the idle policy (idle.c).  Before each choice the core polls (sched_poll)
+// the idle policy (idlethread.c).  Before each choice the core polls (sched_poll)
 // its inbox, for messages from other cores, and its timer queue, for
 // deadlines passed, and makes the threads they name ready.
 //
@@ -12,7 +12,7 @@
 // Nothing is lost: the receiver empties the whole inbox at once, with
 // interrupts off, before it waits; a post after that finds it empty and
 // sends an IPI, which stays pending in the receiver's APIC until its
-// wait turns interrupts on (idle.c), and ends the wait.
+// wait turns interrupts on (idlethread.c), and ends the wait.
 
 #include "types.h"
 #include "defs.h"

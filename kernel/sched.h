@@ -1,7 +1,8 @@
 // Threads, the per-core scheduler and the timer queue (kernel/thread.c,
-// sched.c, timer.c), in Toro's model (reference/notes-toro.md 4): each
-// core schedules its own threads, cooperatively, and cores talk by
-// messages, never by sharing a run queue.
+// sched.c, timer.c), in the Toro unikernel's model (its scheduler, in the
+// torokernel source's rtl/Process.pas): each core schedules its own
+// threads, cooperatively, and cores talk by messages, never by sharing a
+// run queue.
 //
 // Invariants:
 //  - A thread lives on the core it was created for (t->cpu) and runs
@@ -13,7 +14,7 @@
 //    (park, sleep, join) or exit.  Nothing preempts it.
 //  - Each core has an idle thread, the context it booted on (its boot
 //    stack): never on the run queue, always runnable, it runs the idle
-//    loop (idle.c) whenever no other thread is ready.
+//    loop (idlethread.c) whenever no other thread is ready.
 //  - The one message a core receives is a thread: "look at this thread
 //    of yours" (new: adopt it; parked with a permit: wake it).  Its link
 //    lives in the thread, and queued says it is in an inbox, so a thread
@@ -25,7 +26,6 @@
 #include "types.h"
 #include "stage.h"
 #include "spinlock.h"
-#include "stage.h"
 #include "stats.h"
 #if KIT_STAGE_LEVEL >= STAGE_POLL
 #include "poll.h"
@@ -141,7 +141,7 @@ u64            timer_hz(void);
 void           timer_sync(void);
 #endif
 
-// idle.c
+// idlethread.c
 void           idle_until(struct thread *t);
 
 #endif

@@ -13,7 +13,7 @@
 // Code), so even a stray interrupt is reported.
 //
 // Interrupts (sched): EFLAGS.IF is 1 only inside the idle loop's waits
-// (idle.c); every other path, threads included, runs with IF = 0.  So an
+// (idlethread.c); every other path, threads included, runs with IF = 0.  So an
 // interrupt handler only ever interrupts the idle loop between two of
 // its passes, never a thread or a half-updated queue, and the handlers
 // do no more than count, note, and acknowledge: the idle loop's next pass
