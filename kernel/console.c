@@ -64,7 +64,6 @@ console_init(void)
 	kprintf("console: com1 irq %d at gsi %u, vector 0x%x to cpu 0\n", COM1_IRQ, console_gsi, T_UART);
 }
 
-// <<console-intr
 // COM1's interrupt, on core 0's idle thread (trap.c): take every byte
 // waiting.  All of them: the pin is edge-triggered (ISA's way), so the
 // next interrupt needs the UART's line to fall first, which it does once
@@ -100,7 +99,6 @@ console_intr(void)
 	if (woke && con != NULL)
 		unpark(con);            // a thread of this core: made ready here (thread.c)
 }
-// >>console-intr
 
 // CPU c's record, its halt groups read whole (stats.h: retry while seq
 // is odd or moved), and an ongoing halt counted up to now.
@@ -229,7 +227,6 @@ cmd_help(const char *arg)
 	kprintf("help: %s\n", line);
 }
 
-// <<console-thread
 // The console thread: run each line typed, then park until the handler
 // has queued another.  The handler cannot run between the loop's test
 // and park() (the invariant above); if it could, its unpark would leave
@@ -253,7 +250,6 @@ console(void *arg)
 		park();
 	}
 }
-// >>console-thread
 
 // After "kit: ready", on core 0, the core the UART interrupts: lines
 // typed before now wait in the queue, and the thread's first pass runs

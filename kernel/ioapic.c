@@ -80,7 +80,6 @@ ioapic_init(void)
 	return true;
 }
 
-// <<ioapic-route
 // Deliver global system interrupt gsi as vector to the CPU whose local
 // APIC id is apicid; flags (acpi.h, ACPI_POL_* | ACPI_TRIG_*) say how the
 // line signals, and 0 means as the ISA bus does: edge, active high.  The
@@ -115,7 +114,6 @@ ioapic_route_isa(int irq, u32 vector, u32 apicid)
 	ioapic_route(gsi, vector, apicid, flags);
 	return gsi;
 }
-// >>ioapic-route
 
 // The low half of gsi's redirection entry, as the I/O APIC holds it.
 u32

@@ -51,14 +51,12 @@
 
 struct thread;
 
-// <<struct-pollvar
 // A variable that threads wait on.  Zero-initialised it holds 0 and has
 // no waiter.  value is written by pollvar_set() only.
 struct pollvar {
 	volatile u64 value;
 	volatile u64 cpus;      // bit c: core c has, or may have, a thread waiting on it
 };
-// >>struct-pollvar
 
 // A thread's part in both APIs (sched.h's struct thread holds one).  Only
 // its core reads or writes it, with interrupts off.

@@ -98,7 +98,6 @@ putuart(void *arg, char c)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_CORES
-// <<console-lock
 // One CPU at a time prints: a kprintf holds the console lock from its
 // first character to its last, so lines from different CPUs never mix as
 // long as each line is one kprintf.  A CPU that faults inside format() (a
@@ -117,7 +116,6 @@ kvprintf(const char *fmt, va_list ap)
 	if (!mine)
 		release(&conslock);
 }
-// >>console-lock
 #else
 void
 kvprintf(const char *fmt, va_list ap)

@@ -91,7 +91,6 @@ seen(u64 v, u64 now)
 	}
 }
 
-// <<consume-spin
 static void
 consume_spin(void)
 {
@@ -104,7 +103,6 @@ consume_spin(void)
 		last = v;
 	}
 }
-// >>consume-spin
 
 // <<consume-toro
 static void
@@ -161,7 +159,6 @@ report(void)
 	percentiles_print(head, k > 0 ? &p : NULL);
 }
 
-// <<producer
 // Each message goes out at a period boundary, counted from the first; a
 // boundary the producer overslept is skipped, not crowded in.  The stamp
 // grows strictly, so no message equals the one before.
@@ -190,7 +187,6 @@ producer(void *arg)
 	report();
 	kprintf("prodcons: quiet\n");
 }
-// >>producer
 
 // After "kit: ready", on the boot CPU.
 void

@@ -53,7 +53,6 @@ sched_idling(void)
 	return s->current == s->idle;
 }
 
-// <<runqueue
 // t, of this core, goes to the end of the run queue.
 void
 sched_ready(struct sched *s, struct thread *t)
@@ -79,7 +78,6 @@ dequeue(struct sched *s)
 	}
 	return t;
 }
-// >>runqueue
 
 // <<post
 // Ask t's core, another one, to look at t.  If t is in that inbox
@@ -121,7 +119,6 @@ sched_kick_others(void)
 }
 #endif
 
-// <<poll
 // Take this core's messages and passed deadlines (from stage poll on, its
 // waiters' variables too), and make ready the threads they wake.
 // Returns whether the run queue has a thread.
@@ -159,7 +156,6 @@ sched_poll(void)
 #endif
 	return s->head != NULL;
 }
-// >>poll
 
 // <<schedule
 // Give this core to the next ready thread.  The caller, the current
@@ -188,7 +184,6 @@ schedule(void)
 }
 // >>schedule
 
-// <<sched-start
 enum idle_policy sched_policy;          // how idle threads wait: idle=
 
 // Before "kit: ready", on the boot CPU: the policies, and this core's
@@ -233,4 +228,3 @@ sched_start(void)
 		onaps(sched_ap, NULL);
 #endif
 }
-// >>sched-start

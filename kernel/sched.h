@@ -34,7 +34,6 @@
 #define NTHREAD    128          // threads in the pool, all cores together
 #define TSTACKSIZE 16384        // bytes of stack a thread
 
-// <<thread-states
 enum tstate {
 	T_FREE,         // in the pool
 	T_NEW,          // created; on its way to its core's run queue
@@ -49,7 +48,6 @@ enum tstate {
 	T_WAITING,      // blocked until a pollvar changes, on its core's waiters (poll.c)
 #endif
 };
-// >>thread-states
 
 // A deadline on a core's timer queue, in TSC ticks.
 struct timer {
@@ -84,7 +82,6 @@ struct thread {
 };
 // >>struct-thread
 
-// <<struct-sched
 struct sched {
 	struct thread *current;         // the thread this core runs
 	struct thread *idle;            // its idle thread
@@ -93,7 +90,6 @@ struct sched {
 	struct timerq timers;
 	bool started;                   // its timer is set up and it schedules
 } __attribute__((aligned(64)));        // one cache line at least a core
-// >>struct-sched
 
 extern struct sched scheds[NCPU_MAX];
 

@@ -8,7 +8,6 @@
 
 struct cpu;
 
-// <<struct-spinlock
 enum lockkind {
 	LOCK_TAS,               // test-and-set (lesson 02)
 	LOCK_TTAS,              // test-and-test-and-set (lesson 03)
@@ -28,7 +27,6 @@ struct spinlock {
 	volatile u32 owner;     // ticket: the ticket of the CPU allowed in
 	struct cpu *holder;     // the CPU that holds the lock, NULL if none
 };
-// >>struct-spinlock
 
 extern bool spin_pause;
 extern const char *const lock_kinds[NLOCKKIND];  // their names, lock=<name> (locks.c)

@@ -129,7 +129,6 @@ idt_load(void)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
-// <<irq
 // An interrupt of trap.h's table: count it, run its handler, and end it.
 // A fixed interrupt stays in service in the local APIC until the handler
 // writes EOI (10.8.5), which blocks its vector and every lower one until
@@ -154,10 +153,8 @@ irq(u64 v)
 	s->handler();
 	lapic_eoi();
 }
-// >>irq
 #endif
 
-// <<trap
 void
 trap(struct trapframe *tf)
 {
@@ -181,4 +178,3 @@ trap(struct trapframe *tf)
 	panic("cpu %d: exception %lu (%s) error 0x%lx rip 0x%lx",
 	    cpu, v, name, tf->error, tf->rip);
 }
-// >>trap

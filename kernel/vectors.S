@@ -37,7 +37,6 @@
 	.globl vectors
 vectors:
 
-// <<vectors
 	.text
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	stub \n
@@ -81,7 +80,6 @@ alltraps:
 	popq %rax
 	addq $16, %rsp          // the vector and the error code
 	iretq                   // restores RFLAGS, DF included
-// >>vectors
 
 // The stubs of trap.h's interrupt vectors, after the exceptions' in
 // .rodata: irqvectors[i] is the stub of row i of IRQS, or 0 before the
