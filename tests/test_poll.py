@@ -141,3 +141,11 @@ def test_haltpoll_spin_catches_frequent_wake_ups(poll):
     assert int(report.group(3)) > 0, report.group(0)
     assert hits > 0, "no spin before a halt caught a wake-up"
     assert ipis <= 500 + 1, f"{ipis} IPIs for 500 messages"
+
+
+def test_an_unknown_app_lists_every_app_of_the_last_stage(poll):
+    with kitlib.VM(poll, cpus=1, append="app=prodcon") as vm:
+        with pytest.raises(kitlib.GuestPanic) as err:
+            vm.wait_ready(timeout=30)
+    assert err.value.reason == ("unknown app 'prodcon' "
+                                "(app=locks, app=sleepers, app=lateness or app=prodcons)")
