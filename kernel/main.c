@@ -61,7 +61,7 @@ kmain(struct hvm_start_info *si)
 
 	kit_stats.ready_tsc = rdtsc();
 	kprintf("kit: ready\n");
-	app_start();
+	app_start();                    // the app app= chose, if any: on this CPU
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
 	console_start();                // its thread lives on this core, where the UART interrupts
 #endif
