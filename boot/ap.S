@@ -49,7 +49,6 @@ ap_start:
 	ljmpl $SEG_KCODE32, $(AP_BASE + ap32 - ap_start)   // load CS: 32-bit code
 // >>ap-real
 
-// <<ap-long
 // The boot CPU's steps of boot/entry.S, from PAE on.  The data segment
 // registers still hold real-mode values; nothing here uses them.
 	.code32
@@ -85,7 +84,6 @@ ap64:
 	movq $apmain, %rax              // absolute: a relative call would be relative to this copy
 	call *%rax
 	ud2                             // apmain never returns
-// >>ap-long
 
 // The arguments, written by kernel/smp.c into the copy before each AP.
 	.balign 8

@@ -37,7 +37,6 @@
 _start32:
 	cld                             // the C ABI requires DF = 0 at every call
 
-// <<zero-bss
 	// Zero .bss before anything uses it: the stack, the stats block and
 	// every C static live there.  The loader put hvm_start_info outside the
 	// image (it allocated the image, bss included), and rep stos leaves EBX
@@ -47,7 +46,6 @@ _start32:
 	subl %edi, %ecx
 	xorl %eax, %eax
 	rep stosb
-// >>zero-bss
 
 // <<long-mode
 	lgdt gdtdesc                    // in 32-bit mode lgdt reads a 32-bit base
@@ -71,7 +69,6 @@ _start32:
 	ljmp $SEG_KCODE, $start64       // load CS with L = 1: 64-bit mode
 // >>long-mode
 
-// <<start64
 	.code64
 start64:
 	// 64-bit mode ignores the base and limit of DS, ES and SS (SDM Vol. 3A
@@ -89,9 +86,7 @@ start64:
 	movl %ebx, %edi                 // kmain(start info); movl zero-extends into RDI
 	call kmain
 	ud2                             // kmain never returns; if it did, #UD says so
-// >>start64
 
-// <<gdt
 // The GDT.  In 64-bit mode the CPU ignores base and limit; the code
 // descriptor needs P, S, a code type and L = 1 with D = 0 (SDM Vol. 3A
 // 5.2.1 Code-Segment Descriptor in 64-bit Mode).  The accessed bit of each
@@ -115,7 +110,6 @@ gdt_end:
 gdtdesc:
 	.word gdt_end - gdt - 1
 	.quad gdt
-// >>gdt
 
 // <<page-tables
 // The identity map of [0, IDMAP_END) (SDM Vol. 3A 4.5 4-Level Paging): the

@@ -15,7 +15,6 @@
 	.globl _start32
 
 #if defined(PROBE_HALT)
-// <<probe-halt
 // The least a VM can cost: nothing runs and nothing ticks.  The firmware
 // leaves the 8254 PIT's channel 0 interrupting at 18.2 Hz; with IF = 0 the
 // CPU never takes those interrupts, but QEMU still wakes to emulate each
@@ -32,16 +31,12 @@ _start32:
 	outb %al, $0x40
 1:	hlt
 	jmp 1b
-// >>probe-halt
 
 #elif defined(PROBE_SPIN)
-// <<probe-spin
 _start32:
 	jmp _start32
-// >>probe-spin
 
 #elif defined(PROBE_EXIT)
-// <<probe-exit
 // Write 0x10 to QEMU's isa-debug-exit port: QEMU exits with 33 (see
 // kernel/panic.c).  Without the device, halt as PROBE_HALT does.
 _start32:
@@ -49,7 +44,6 @@ _start32:
 	outb %al, $0xf4
 1:	hlt
 	jmp 1b
-// >>probe-exit
 
 #else
 #error "define PROBE_HALT, PROBE_SPIN or PROBE_EXIT"

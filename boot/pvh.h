@@ -42,7 +42,6 @@
 
 // Version 1 of the start-of-day structure; QEMU 7.2 passes version 1.
 // An address field of 0 means "not present": nothing is loaded at 0.
-// <<start-info
 struct hvm_start_info {
 	u32 magic;              // HVM_START_MAGIC
 	u32 version;
@@ -55,7 +54,6 @@ struct hvm_start_info {
 	u32 memmap_entries;
 	u32 reserved;
 };
-// >>start-info
 
 #endif
 #endif

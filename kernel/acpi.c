@@ -138,7 +138,6 @@ reachable(u64 pa, u64 n)
 	return pa != 0 && pa < IDMAP_END && n <= IDMAP_END - pa;
 }
 
-// <<rsdp
 // ACPI 5.2.5.1, Finding the RSDP on IA-PC Systems: on a 16-byte boundary
 // in the first KiB of the Extended BIOS Data Area, whose segment the BIOS
 // data area holds at 0x40e, or in the BIOS ROM, 0xe0000-0xfffff.  A match
@@ -180,7 +179,6 @@ rsdp_find(const struct hvm_start_info *si)
 		panic("acpi: RSDP extended checksum bad");
 	return r;
 }
-// >>rsdp
 
 // The table name, signature sig, at physical address pa, checked.
 static const struct sdt *
@@ -282,7 +280,6 @@ madt_parse(const struct madt *m)
 static const struct madt *madt;        // the table madt_parse() checked
 
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
-// <<isa-irq
 // The global system interrupt that ISA IRQ irq drives, and its polarity
 // and trigger mode (ACPI_POL_* | ACPI_TRIG_*).  An ISA IRQ drives the GSI
 // of its own number, edge-triggered and active high as the ISA bus
@@ -305,7 +302,6 @@ acpi_isa_gsi(int irq, u32 *flags)
 	*flags = ACPI_POL_BUS | ACPI_TRIG_BUS;
 	return irq;
 }
-// >>isa-irq
 #endif
 
 void

@@ -10,7 +10,8 @@
 // colon, a bad argument by "<name>: bad ..." (kitlib's VM.command()
 // raises on it), and a line that is no command by "console: unknown
 // command ...".
-// Nothing is echoed: the host (kitlib, through pexpect) matches replies.
+// Nothing is echoed: the host reads the console's lines and matches
+// each reply.
 // A mistake is answered, never a panic: the host may type anything.
 //
 // A line's way in: COM1 raises ISA IRQ 4 when a byte arrives (uart.c),
@@ -40,7 +41,7 @@
 #define NLINE    4              // lines typed and not yet run
 
 static struct thread *con;      // the console thread, once it exists
-static u32 gsi;                 // the GSI of COM1's IRQ; routed only if machine.ioapic
+u32 console_gsi;                // the GSI of COM1's IRQ; routed only if machine.ioapic
 
 // The line queue: lines [nrun, ntyped) are complete and wait for the
 // thread, at line[n % NLINE]; the handler writes ntyped and cur, the
@@ -58,12 +59,11 @@ console_init(void)
 		kprintf("console: no I/O APIC, so no commands\n");
 		return;
 	}
-	gsi = ioapic_route_isa(COM1_IRQ, T_UART, cpus[0].apicid);
+	console_gsi = ioapic_route_isa(COM1_IRQ, T_UART, cpus[0].apicid);
 	uart_rx_enable();
-	kprintf("console: com1 irq %d at gsi %u, vector 0x%x to cpu 0\n", COM1_IRQ, gsi, T_UART);
+	kprintf("console: com1 irq %d at gsi %u, vector 0x%x to cpu 0\n", COM1_IRQ, console_gsi, T_UART);
 }
 
-// <<console-intr
 // COM1's interrupt, on core 0's idle thread (trap.c): take every byte
 // waiting.  All of them: the pin is edge-triggered (ISA's way), so the
 // next interrupt needs the UART's line to fall first, which it does once
@@ -99,7 +99,6 @@ console_intr(void)
 	if (woke && con != NULL)
 		unpark(con);            // a thread of this core: made ready here (thread.c)
 }
-// >>console-intr
 
 // CPU c's record, its halt groups read whole (stats.h: retry while seq
 // is odd or moved), and an ongoing halt counted up to now.
@@ -125,18 +124,65 @@ stats_line(int c)
 	    s->ipis_sent, s->ipis_received, s->wakeups);
 }
 
+// The commands, each answered by lines that start with its name.
 static void
-show_tick(void)
+cmd_idle(const char *arg)
 {
-	u64 hz = timer_hz();
+	char list[64];
+	int p = *arg != '\0' ? idle_policy_find(arg) : -1;
 
+	if (*arg != '\0' && p < 0) {
+		kprintf("idle: bad policy '%s' (%s)\n", arg,
+		    idle_policy_names(list, sizeof list, "idle "));
+		return;
+	}
+	if (p >= 0)
+		idle_set(p);
+	kprintf("idle: %s\n", idle_policy_name(sched_policy));
+}
+
+static void
+cmd_tick(const char *arg)
+{
+	if (*arg != '\0' && timer_set(arg) < 0) {
+		kprintf("tick: bad rate '%s' (tick <Hz> from 1 to %d, or tick none)\n",
+		    arg, TICK_MAX_HZ);
+		return;
+	}
+	u64 hz = timer_hz();
 	if (hz != 0)
 		kprintf("tick: %lu Hz\n", hz);
 	else
 		kprintf("tick: none\n");
 }
 
+static void
+cmd_stats(const char *arg)
+{
+	(void)arg;
+	for (int c = 0; c < ncpu; c++)
+		stats_line(c);
+	kprintf("stats: end\n");
+}
+
+static void cmd_help(const char *arg);
+
 // <<console-command
+// The command table: a line's first word picks the row.  To add a
+// command: its function, and a row here; help lists it.
+static const struct command {
+	const char *name;
+	void (*run)(const char *arg);   // arg: the rest of the line, "" if none
+	bool bare;                      // takes no argument: a line with one is no command
+	const char *help;               // for help; NULL: not listed
+} commands[] = {
+	{ "idle",  cmd_idle,  false, "idle spin|hlt" },
+	{ "tick",  cmd_tick,  false, "tick <Hz>|none" },
+	{ "stats", cmd_stats, true,  "stats" },
+	{ "help",  cmd_help,  false, NULL },
+};
+#define NCOMMAND (sizeof commands / sizeof commands[0])
+
 // Run one line: its first word names the command, the rest (arg, "" if
 // none) is its argument.  A command with no argument says its setting.
 static void
@@ -156,38 +202,31 @@ command(char *s)
 	while (end > arg && (end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
 
-	if (strcmp(s, "help") == 0) {
-		kprintf("help: idle spin|hlt, tick <Hz>|none, stats\n");
-	} else if (strcmp(s, "idle") == 0) {
-		if (strcmp(arg, "spin") == 0)
-			idle_set(IDLE_SPIN);
-		else if (strcmp(arg, "hlt") == 0)
-			idle_set(IDLE_HLT);
-		else if (*arg != '\0') {
-			kprintf("idle: bad policy '%s' (idle spin or idle hlt)\n", arg);
+	for (size_t i = 0; i < NCOMMAND; i++)
+		if (strcmp(s, commands[i].name) == 0 && !(commands[i].bare && *arg != '\0')) {
+			commands[i].run(arg);
 			return;
 		}
-		kprintf("idle: %s\n", sched_policy == IDLE_SPIN ? "spin" : "hlt");
-	} else if (strcmp(s, "tick") == 0) {
-		if (*arg != '\0' && timer_set(arg) < 0) {
-			kprintf("tick: bad rate '%s' (tick <Hz> from 1 to %d, or tick none)\n",
-			    arg, TICK_MAX_HZ);
-			return;
-		}
-		show_tick();
-	} else if (strcmp(s, "stats") == 0 && *arg == '\0') {
-		for (int c = 0; c < ncpu; c++)
-			stats_line(c);
-		kprintf("stats: end\n");
-	} else {
-		if (cut != NULL && *arg != '\0')
-			*cut = ' ';             // the line as typed, for the reply
-		kprintf("console: unknown command '%s' (try help)\n", s);
-	}
+	if (cut != NULL && *arg != '\0')
+		*cut = ' ';                     // the line as typed, for the reply
+	kprintf("console: unknown command '%s' (try help)\n", s);
 }
 // >>console-command
 
-// <<console-thread
+static void
+cmd_help(const char *arg)
+{
+	char line[128] = "";
+	size_t n = 0;
+
+	(void)arg;
+	for (size_t i = 0; i < NCOMMAND && n < sizeof line; i++)
+		if (commands[i].help != NULL)
+			n += ksnprintf(line + n, sizeof line - n, "%s%s", n == 0 ? "" : ", ",
+			    commands[i].help);
+	kprintf("help: %s\n", line);
+}
+
 // The console thread: run each line typed, then park until the handler
 // has queued another.  The handler cannot run between the loop's test
 // and park() (the invariant above); if it could, its unpark would leave
@@ -211,7 +250,6 @@ console(void *arg)
 		park();
 	}
 }
-// >>console-thread
 
 // After "kit: ready", on core 0, the core the UART interrupts: lines
 // typed before now wait in the queue, and the thread's first pass runs
@@ -221,18 +259,4 @@ console_start(void)
 {
 	if (machine.ioapic != 0)
 		con = thread_create(0, console, NULL);
-}
-
-// The self-test: COM1's IRQ reaches the pin the MADT names, unmasked, as
-// T_UART to the boot CPU (ioapic.c checks the other pins and the rest of
-// the entry).
-const char *
-test_console(void)
-{
-	if (machine.ioapic == 0)
-		return NULL;
-	u32 e = ioapic_entry(gsi);
-	if ((e & 0xff) != T_UART || (e & 0x10000) != 0)
-		return fail("gsi %u's entry is 0x%x: not vector 0x%x, unmasked", gsi, e, T_UART);
-	return NULL;
 }

@@ -12,11 +12,16 @@
 #include "stage.h"
 
 struct cpu;
+struct cpustats;
 struct hvm_start_info;
 
 #define printflike(f, a) __attribute__((format(printf, f, a)))
 
 // acpi.c: see acpi.h
+
+// app.c: the apps, app=<name>
+void app_init(void);
+void app_start(void);
 
 // cmdline.c
 #define CMDLINE_MAX  1024       // bytes, with the NUL
@@ -38,30 +43,22 @@ u64          cmdline_num(const char *key, u64 dflt, u64 lo, u64 hi);
 bool         str_num(const char *s, u64 lo, u64 hi, u64 *n);
 
 // console.c
+extern u32  console_gsi;
 void        console_init(void);
 void        console_start(void);
 void        console_intr(void);
-const char *test_console(void);
 
 // crash.c
 _Noreturn void crash(const char *kind);
 
-// idle.c
-enum idle_policy {
-	IDLE_SPIN,
-	IDLE_HLT,
-};
-
-enum idle_policy idle_policy(const char *name);
-_Noreturn void   idle(enum idle_policy policy);
-void             idle_set(enum idle_policy policy);
+// halt.c
+void halt(volatile struct cpustats *c);
 
 // ioapic.c
 bool        ioapic_init(void);
 void        ioapic_route(u32 gsi, u32 vector, u32 apicid, u32 flags);
 u32         ioapic_route_isa(int irq, u32 vector, u32 apicid);
 u32         ioapic_entry(u32 gsi);
-const char *test_ioapic(void);
 
 // lapic.c
 #define ICR_INIT    0x00000500  // delivery mode INIT (SDM Vol. 3A 10.6.1)
@@ -78,15 +75,6 @@ void lapic_send(u32 apicid, u32 vector);
 void lapic_timer_periodic(u32 vector, u64 hz);
 void lapic_timer_oneshot(u32 vector, u64 ticks);
 void lapic_timer_stop(void);
-
-// lateness.c
-void lateness_init(void);
-void lateness_start(void);
-
-// locktest.c
-void        locktest_init(void);
-void        locktest(void);
-const char *test_spinlock(void);
 
 // main.c
 _Noreturn void kmain(struct hvm_start_info *si);
@@ -108,7 +96,23 @@ void percentiles_print(const char *head, const struct percentiles *p);
 // pic.c
 void pic_disable(void);
 
+// policy.c: how an idle core waits, idle=<name> (names in policy.c)
+enum idle_policy {
+	IDLE_SPIN,
+	IDLE_HLT,
+};
+
+enum idle_policy idle_policy(const char *name);
+const char      *idle_policy_name(enum idle_policy p);
+int              idle_policy_find(const char *name);
+char            *idle_policy_names(char *buf, size_t size, const char *pre);
+
+// idle.c before the sched stage, idlethread.c from it on
+_Noreturn void idle(enum idle_policy policy);
+void           idle_set(enum idle_policy policy);
+
 // printf.c
+char *kwords(char *buf, size_t size, const char *pre, const char *const *w, int n);
 void kprintf(const char *fmt, ...) printflike(1, 2);
 void kvprintf(const char *fmt, va_list ap);
 int  ksnprintf(char *buf, size_t size, const char *fmt, ...) printflike(3, 4);
@@ -119,24 +123,12 @@ extern enum idle_policy sched_policy;
 void sched_init(enum idle_policy policy);
 void sched_start(void);
 
-// polltest.c
-const char *test_pollvar(void);
-const char *test_toropoll(void);
-
 // schedtest.c
 const char *inthread(const char *(*fn)(void));
-const char *test_yield(void);
-const char *test_sleep(void);
-const char *test_remote(void);
-const char *test_pingpong(void);
 
 // selftest.c
 _Noreturn void selftest(void);
 const char    *fail(const char *fmt, ...) printflike(1, 2);
-
-// sleepers.c
-void sleepers_init(void);
-void sleepers_start(void);
 
 // smp.c
 void           cpu0_init(void);
@@ -144,11 +136,6 @@ void           smp_init(void);
 _Noreturn void apmain(struct cpu *c);
 void           onall(void (*fn)(void *), void *arg);
 void           onaps(void (*fn)(void *), void *arg);
-
-// smptest.c
-const char *test_smp(void);
-const char *test_percpu(void);
-const char *test_stacks(void);
 
 // spinlock.c: see spinlock.h
 

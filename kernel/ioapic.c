@@ -27,26 +27,8 @@
 #include "defs.h"
 #include "acpi.h"
 #include "cpu.h"
+#include "ioapic.h"
 #include "spinlock.h"
-
-// Registers, by index (3.2 IOAPIC Registers).
-#define IOREGSEL  0x00          // the index of the register IOWIN reaches
-#define IOWIN     0x10          // that register's data
-#define IOAPICID  0x00          // bits 24-27: the I/O APIC's id (3.2.1)
-#define IOAPICVER 0x01          // bits 0-7 version, 16-23 the last entry's number (3.2.2)
-#define IOREDTBL  0x10          // entry n: low half at 0x10 + 2n, high half after (3.2.4)
-
-// A redirection entry's bits (3.2.4, IOREDTBL[23:0]): low half, then the
-// destination in the high half.
-#define RED_VECTOR  0x000000ff  // 0x10-0xfe
-#define RED_FIXED   0x00000000  // delivery mode 000: the vector, to the destination
-#define RED_LOGICAL 0x00000800  // destination mode; 0 is physical: an APIC id
-#define RED_LOW     0x00002000  // interrupt input pin polarity: active low
-#define RED_LEVEL   0x00008000  // trigger mode: level; 0 is edge
-#define RED_MASKED  0x00010000  // interrupt mask
-#define RED_MASK    0x0001afff  // the bits software writes: not delivery status or remote IRR
-#define RED_DEST_SHIFT 24       // high half: the destination APIC id in bits 56-63
-#define NPIN_MAX    240         // vectors 0x10-0xfe at most, one a pin
 
 static volatile u32 *regs;      // at machine.ioapic; NULL when there is none
 static int npin;                // its redirection entries
@@ -54,7 +36,7 @@ static struct spinlock lock = { .kind = LOCK_TAS };
 static u32 routed[NPIN_MAX];    // the low half ioapic_route() wrote a pin; 0: masked
 static u32 routedto[NPIN_MAX];  // and the high half
 
-static u32
+u32
 ioapic_read(u32 reg)
 {
 	acquire(&lock);
@@ -98,7 +80,6 @@ ioapic_init(void)
 	return true;
 }
 
-// <<ioapic-route
 // Deliver global system interrupt gsi as vector to the CPU whose local
 // APIC id is apicid; flags (acpi.h, ACPI_POL_* | ACPI_TRIG_*) say how the
 // line signals, and 0 means as the ISA bus does: edge, active high.  The
@@ -133,7 +114,6 @@ ioapic_route_isa(int irq, u32 vector, u32 apicid)
 	ioapic_route(gsi, vector, apicid, flags);
 	return gsi;
 }
-// >>ioapic-route
 
 // The low half of gsi's redirection entry, as the I/O APIC holds it.
 u32
@@ -146,26 +126,18 @@ ioapic_entry(u32 gsi)
 	return ioapic_read(IOREDTBL + 2 * pin);
 }
 
-// The self-test: the registers read back sane, and each pin is as this
-// file left it: masked, or routed by ioapic_route() and no other way.
-const char *
-test_ioapic(void)
+// How many pins the I/O APIC has, 0 if there is none; and what
+// ioapic_route() wrote pin n: its entry's low half (RED_MASKED if it
+// never routed the pin) and high half.
+int
+ioapic_npin(void)
 {
-	if (regs == NULL)
-		return NULL;                    // nothing to check
-	u32 ver = ioapic_read(IOAPICVER), id = ioapic_read(IOAPICID) >> 24 & 0xf;
-	if ((ver & 0xff) < 0x10 || (ver & 0xff) > 0x2f)
-		return fail("version 0x%x is no I/O APIC's", ver & 0xff);
-	if (npin < 16 || npin > NPIN_MAX)
-		return fail("%d pins: not one for each ISA IRQ", npin);
-	if (id != machine.ioapic_id)
-		return fail("id %u, the MADT says %u", id, machine.ioapic_id);
-	for (int n = 0; n < npin; n++) {
-		u32 lo = ioapic_read(IOREDTBL + 2 * n), hi = ioapic_read(IOREDTBL + 2 * n + 1);
-		u32 want = routed[n] != 0 ? routed[n] : RED_MASKED;
-		if ((lo & RED_MASK) != want || (want != RED_MASKED && hi != routedto[n]))
-			return fail("pin %d holds 0x%x%08x, want 0x%x%08x", n, hi, lo,
-			    routedto[n], want);
-	}
-	return NULL;
+	return regs != NULL ? npin : 0;
+}
+
+void
+ioapic_routed(int n, u32 *lo, u32 *hi)
+{
+	*lo = routed[n] != 0 ? routed[n] : RED_MASKED;
+	*hi = routedto[n];
 }

@@ -69,7 +69,6 @@ lapic_write(u32 reg, u32 v)
 	lapic[reg / 4] = v;
 }
 
-// <<lapic-enable
 // Turn on this CPU's local APIC.  It is globally enabled in xAPIC mode at
 // the MADT's address, as reset leaves it and the firmware kept it (10.4.3
 // Enabling or Disabling the Local APIC), but software-disabled, as reset
@@ -86,7 +85,6 @@ lapic_enable(void)
 		    cpunum(), base, machine.lapic);
 	lapic_write(SVR, SVR_ENABLE | SVR_VECTOR);
 }
-// >>lapic-enable
 
 u32
 lapic_id(void)
@@ -100,7 +98,6 @@ lapic_eoi(void)
 	lapic_write(EOI, 0);
 }
 
-// <<lapic-ipi
 // Send the IPI cmd (delivery mode, level, vector) to the CPU with local
 // APIC id apicid (10.6.1 Interrupt Command Register): the destination
 // goes to the high half first, because writing the low half sends.  The
@@ -116,9 +113,7 @@ lapic_ipi(u32 apicid, u32 cmd)
 	while (lapic_read(ICRLO) & ICR_PENDING)
 		pause();
 }
-// >>lapic-ipi
 
-// <<lapic-timer
 // Timer ticks a second.  The timer counts down from the initial count at
 // the bus clock divided by TDCR (10.5.4 APIC Timer); let it run, masked,
 // for CAL_US of TSC time and see how far it got.  Later stages program it.
@@ -138,7 +133,6 @@ timer_rate(void)
 	lapic_write(TICR, 0);                   // stop it
 	return (0xffffffffUL - left) * hz / (t1 - t0);
 }
-// >>lapic-timer
 
 // The boot CPU's APIC, before the APs start: it will send their IPIs.
 void
@@ -153,7 +147,6 @@ lapic_init(void)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
-// <<lapic-send
 // A fixed IPI: interrupt vector on the CPU with local APIC id apicid.
 // Unlike lapic_ipi(), this does not wait for the APIC to send it: it only
 // waits, before writing, for the previous IPI to have left, so the two
@@ -171,9 +164,7 @@ lapic_send(u32 apicid, u32 vector)
 	lapic_write(ICRHI, apicid << 24);
 	lapic_write(ICRLO, ICR_FIXED | vector);
 }
-// >>lapic-send
 
-// <<lapic-timer-modes
 // The timer counts down from the initial count at the bus clock divided
 // by TDCR, and interrupts with the LVT's vector when it reaches 0 (10.5.4
 // APIC Timer).  In periodic mode it then reloads the initial count and
@@ -207,5 +198,4 @@ lapic_timer_stop(void)
 {
 	lapic_write(TICR, 0);
 }
-// >>lapic-timer-modes
 #endif

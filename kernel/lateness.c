@@ -36,7 +36,6 @@
 #define MIN_US    200
 #define MAX_US    3000
 
-static bool on;                 // app=lateness
 static int nsleeps;
 
 // Invariant: late[c * MAXSLEEPS + i] is core c's sample i in ns, and
@@ -44,14 +43,11 @@ static int nsleeps;
 // joined that sampler.
 static u64 late[NCPU_MAX * MAXSLEEPS];
 
+// Before "kit: ready": sleeps=.
 void
 lateness_init(void)
 {
-	const char *a = cmdline_get("app");
-
-	on = a != NULL && strcmp(a, "lateness") == 0;
-	if (on)
-		nsleeps = cmdline_num("sleeps", DEFSLEEPS, 1, MAXSLEEPS);
+	nsleeps = cmdline_num("sleeps", DEFSLEEPS, 1, MAXSLEEPS);
 }
 
 // <<lateness-sampler
@@ -104,6 +100,6 @@ report(void *arg)
 void
 lateness_start(void)
 {
-	if (on)
-		thread_create(cpunum(), report, NULL);
+	sched_start();                  // every core schedules: the samplers run there
+	thread_create(cpunum(), report, NULL);
 }

@@ -46,16 +46,14 @@ kmain(struct hvm_start_info *si)
 	lapic_init();
 	smp_init();                     // every CPU up, the APs waiting for work
 #endif
-#if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
-	locktest_init();
-#endif
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
-	sched_init(policy);             // tick=, app=sleepers; this core's scheduler
+	sched_init(policy);             // tick=; this core's scheduler
 #endif
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
 	ioapic_init();                  // every pin masked
 	console_init();                 // but COM1's: typed lines interrupt this core
 #endif
+	app_init();                     // app=, and the app's own options (app.c)
 	if (cmdline_has("crash"))
 		crash(cmdline_get("crash"));
 	if (cmdline_has("test"))
@@ -63,8 +61,9 @@ kmain(struct hvm_start_info *si)
 
 	kit_stats.ready_tsc = rdtsc();
 	kprintf("kit: ready\n");
-#if KIT_STAGE_LEVEL >= STAGE_SPINLOCKS
-	locktest();                     // app=locks: every CPU contends for a while
+	app_start();                    // the app app= chose, if any: on this CPU
+#if KIT_STAGE_LEVEL >= STAGE_IDLE
+	console_start();                // its thread lives on this core, where the UART interrupts
 #endif
 	idle(policy);                   // every CPU
 }

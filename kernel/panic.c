@@ -33,7 +33,6 @@ static volatile int panicking;
 
 static char why[256];           // only the first CPU to panic writes it
 
-// <<panic
 void
 panic(const char *fmt, ...)
 {
@@ -54,4 +53,3 @@ panic(const char *fmt, ...)
 	kprintf("kit: panic %s\n", why);       // one kprintf: one line, whole
 	exit_qemu(KIT_EXIT_FAILURE);
 }
-// >>panic

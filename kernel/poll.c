@@ -214,7 +214,6 @@ pollvar_wait(struct pollvar *v, u64 seen)
 }
 // >>pollvar-wait
 
-// <<poll-check
 // From sched_poll(), in every schedule() and in the idle loop's looks:
 // make ready the waiters whose variable changed.  (And Toro's pollers
 // that wait for a halt, should the idle policy have become spin since
@@ -239,7 +238,6 @@ poll_check(void)
 		}
 	}
 }
-// >>poll-check
 
 // <<pollvar-set
 // Store value, then wake the other cores that have a waiter on v.  This

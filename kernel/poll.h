@@ -1,9 +1,11 @@
-// Threads that poll a variable (lesson 06, case 4 of Toro's blog,
-// reference/toro-blog-2017-12.txt): kernel/poll.c.  Two APIs, and an
-// optional spin before the idle loop halts.
+// Threads that poll a variable (lesson 06; case 4 of the Toro kernel
+// blog's post "Reducing CPU usage on VMs that run Toro", 8 December
+// 2017): kernel/poll.c.  Two APIs, and an optional spin before the idle
+// loop halts.
 //
-// 1. Toro's (Dec 2017, reference/notes-toro.md 5), faithfully, under our
-//    names.  The thread keeps polling and tells the scheduler how it went:
+// 1. Toro's (Dec 2017: SysThreadSwitch and SysThreadActive in the
+//    torokernel source's rtl/Process.pas), faithfully, under our names.
+//    The thread keeps polling and tells the scheduler how it went:
 //
 //	poll_nothing()  "I looked and found nothing": the first call registers
 //	                the thread as a poller of its core.  Once it has found
@@ -49,14 +51,12 @@
 
 struct thread;
 
-// <<struct-pollvar
 // A variable that threads wait on.  Zero-initialised it holds 0 and has
 // no waiter.  value is written by pollvar_set() only.
 struct pollvar {
 	volatile u64 value;
 	volatile u64 cpus;      // bit c: core c has, or may have, a thread waiting on it
 };
-// >>struct-pollvar
 
 // A thread's part in both APIs (sched.h's struct thread holds one).  Only
 // its core reads or writes it, with interrupts off.
@@ -87,15 +87,11 @@ pollvar_read(struct pollvar *v)
 	return __atomic_load_n(&v->value, __ATOMIC_SEQ_CST);
 }
 
-// The scheduler's and the idle loop's side (sched.c, thread.c, idle.c).
+// The scheduler's and the idle loop's side (sched.c, thread.c, idlethread.c).
 void poll_init(void);
 void poll_check(void);
 void poll_exit(struct thread *t);
 bool poll_before_halt(volatile struct cpustats *c);
 void poll_after_halt(void);
-
-// prodcons.c, the lesson's app.
-void prodcons_init(void);
-void prodcons_start(void);
 
 #endif

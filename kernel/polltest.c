@@ -25,7 +25,6 @@ sum(size_t off)
 }
 #define SUM(field) sum(offsetof(struct cpustats, field))
 
-// <<pollvar-pingpong
 // Ping-pong on one pollvar: player n moves when the value is n modulo 2,
 // by setting the value + 1, which the other player waits for.  HANDOFFS
 // sets, each one needed: lose a wake-up and both wait for ever (the
@@ -44,7 +43,6 @@ pvplayer(void *arg)
 			v = pollvar_wait(&ball, v);
 	}
 }
-// >>pollvar-pingpong
 
 // A core that runs a thread gets no IPI from pollvar_set(): the waiter on
 // it wakes at that thread's next yield.

@@ -98,7 +98,6 @@ putuart(void *arg, char c)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_CORES
-// <<console-lock
 // One CPU at a time prints: a kprintf holds the console lock from its
 // first character to its last, so lines from different CPUs never mix as
 // long as each line is one kprintf.  A CPU that faults inside format() (a
@@ -117,7 +116,6 @@ kvprintf(const char *fmt, va_list ap)
 	if (!mine)
 		release(&conslock);
 }
-// >>console-lock
 #else
 void
 kvprintf(const char *fmt, va_list ap)
@@ -177,4 +175,18 @@ ksnprintf(char *buf, size_t size, const char *fmt, ...)
 	n = kvsnprintf(buf, size, fmt, ap);
 	va_end(ap);
 	return n;
+}
+
+// The choices a message offers, "<pre>a, <pre>b or <pre>c", from the
+// n words w, into buf (cut to size like ksnprintf).  Returns buf.
+char *
+kwords(char *buf, size_t size, const char *pre, const char *const *w, int n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && len < size; i++)
+		len += ksnprintf(buf + len, size - len, "%s%s%s",
+		    i == 0 ? "" : i == n - 1 ? " or " : ", ", pre, w[i]);
+	return buf;
 }

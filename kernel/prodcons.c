@@ -47,7 +47,6 @@
 enum mode { SPIN, TORO, WAIT };
 static const char *const modename[] = { [SPIN] = "spin", [TORO] = "toro", [WAIT] = "wait" };
 
-static bool on;                 // app=prodcons
 static enum mode mode;
 static u64 period_us, nmsg, start_ms;
 static int conscpu;
@@ -59,14 +58,12 @@ static struct pollvar msg;      // the last message: a TSC stamp, 0 before the f
 static u64 react[MAXMSG];       // ns from each seen message's stamp to its sighting
 static volatile u64 nseen;
 
+// Before "kit: ready": poll=, period=, n= and start=.
 void
 prodcons_init(void)
 {
-	const char *a = cmdline_get("app"), *p = cmdline_get("poll");
+	const char *p = cmdline_get("poll");
 
-	on = a != NULL && strcmp(a, "prodcons") == 0;
-	if (!on)
-		return;
 	if (p == NULL || strcmp(p, "spin") == 0)
 		mode = SPIN;
 	else if (strcmp(p, "toro") == 0)
@@ -94,7 +91,6 @@ seen(u64 v, u64 now)
 	}
 }
 
-// <<consume-spin
 static void
 consume_spin(void)
 {
@@ -107,7 +103,6 @@ consume_spin(void)
 		last = v;
 	}
 }
-// >>consume-spin
 
 // <<consume-toro
 static void
@@ -164,7 +159,6 @@ report(void)
 	percentiles_print(head, k > 0 ? &p : NULL);
 }
 
-// <<producer
 // Each message goes out at a period boundary, counted from the first; a
 // boundary the producer overslept is skipped, not crowded in.  The stamp
 // grows strictly, so no message equals the one before.
@@ -193,14 +187,12 @@ producer(void *arg)
 	report();
 	kprintf("prodcons: quiet\n");
 }
-// >>producer
 
-// From the boot CPU's idle thread, after every scheduler started.
+// After "kit: ready", on the boot CPU.
 void
 prodcons_start(void)
 {
-	if (!on)
-		return;
+	sched_start();                  // every core schedules: the consumer runs on core 1
 	conscpu = ncpu > 1 ? 1 : 0;
 	kprintf("prodcons: poll=%s period=%lu us n=%lu consumer on cpu %d\n",
 	    modename[mode], period_us, nmsg, conscpu);

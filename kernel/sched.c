@@ -3,7 +3,7 @@
 // See sched.h for the model and its invariants.  In short: a core runs
 // its ready threads first come first served, each until it calls
 // schedule(); when none is ready it runs its idle thread, which waits by
-// the idle policy (idle.c).  Before each choice the core polls (sched_poll)
+// the idle policy (idlethread.c).  Before each choice the core polls (sched_poll)
 // its inbox, for messages from other cores, and its timer queue, for
 // deadlines passed, and makes the threads they name ready.
 //
@@ -12,7 +12,7 @@
 // Nothing is lost: the receiver empties the whole inbox at once, with
 // interrupts off, before it waits; a post after that finds it empty and
 // sends an IPI, which stays pending in the receiver's APIC until its
-// wait turns interrupts on (idle.c), and ends the wait.
+// wait turns interrupts on (idlethread.c), and ends the wait.
 
 #include "types.h"
 #include "defs.h"
@@ -53,7 +53,6 @@ sched_idling(void)
 	return s->current == s->idle;
 }
 
-// <<runqueue
 // t, of this core, goes to the end of the run queue.
 void
 sched_ready(struct sched *s, struct thread *t)
@@ -79,7 +78,6 @@ dequeue(struct sched *s)
 	}
 	return t;
 }
-// >>runqueue
 
 // <<post
 // Ask t's core, another one, to look at t.  If t is in that inbox
@@ -121,7 +119,6 @@ sched_kick_others(void)
 }
 #endif
 
-// <<poll
 // Take this core's messages and passed deadlines (from stage poll on, its
 // waiters' variables too), and make ready the threads they wake.
 // Returns whether the run queue has a thread.
@@ -159,7 +156,6 @@ sched_poll(void)
 #endif
 	return s->head != NULL;
 }
-// >>poll
 
 // <<schedule
 // Give this core to the next ready thread.  The caller, the current
@@ -188,7 +184,6 @@ schedule(void)
 }
 // >>schedule
 
-// <<sched-start
 enum idle_policy sched_policy;          // how idle threads wait: idle=
 
 // Before "kit: ready", on the boot CPU: the policies, and this core's
@@ -199,14 +194,9 @@ sched_init(enum idle_policy policy)
 	sched_policy = policy;
 	sched_cpu_init();
 	timer_init();
-	sleepers_init();
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-	lateness_init();
-#endif
-	kprintf("sched: idle=%s\n", policy == IDLE_SPIN ? "spin" : "hlt");
+	kprintf("sched: idle=%s\n", idle_policy_name(policy));
 #if KIT_STAGE_LEVEL >= STAGE_POLL
 	poll_init();                    // grace=, haltpoll=
-	prodcons_init();                // app=prodcons
 #endif
 }
 
@@ -238,4 +228,3 @@ sched_start(void)
 		onaps(sched_ap, NULL);
 #endif
 }
-// >>sched-start

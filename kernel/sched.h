@@ -1,7 +1,8 @@
 // Threads, the per-core scheduler and the timer queue (kernel/thread.c,
-// sched.c, timer.c), in Toro's model (reference/notes-toro.md 4): each
-// core schedules its own threads, cooperatively, and cores talk by
-// messages, never by sharing a run queue.
+// sched.c, timer.c), in the Toro unikernel's model (its scheduler, in the
+// torokernel source's rtl/Process.pas): each core schedules its own
+// threads, cooperatively, and cores talk by messages, never by sharing a
+// run queue.
 //
 // Invariants:
 //  - A thread lives on the core it was created for (t->cpu) and runs
@@ -13,7 +14,7 @@
 //    (park, sleep, join) or exit.  Nothing preempts it.
 //  - Each core has an idle thread, the context it booted on (its boot
 //    stack): never on the run queue, always runnable, it runs the idle
-//    loop (idle.c) whenever no other thread is ready.
+//    loop (idlethread.c) whenever no other thread is ready.
 //  - The one message a core receives is a thread: "look at this thread
 //    of yours" (new: adopt it; parked with a permit: wake it).  Its link
 //    lives in the thread, and queued says it is in an inbox, so a thread
@@ -25,7 +26,6 @@
 #include "types.h"
 #include "stage.h"
 #include "spinlock.h"
-#include "stage.h"
 #include "stats.h"
 #if KIT_STAGE_LEVEL >= STAGE_POLL
 #include "poll.h"
@@ -34,7 +34,6 @@
 #define NTHREAD    128          // threads in the pool, all cores together
 #define TSTACKSIZE 16384        // bytes of stack a thread
 
-// <<thread-states
 enum tstate {
 	T_FREE,         // in the pool
 	T_NEW,          // created; on its way to its core's run queue
@@ -49,7 +48,6 @@ enum tstate {
 	T_WAITING,      // blocked until a pollvar changes, on its core's waiters (poll.c)
 #endif
 };
-// >>thread-states
 
 // A deadline on a core's timer queue, in TSC ticks.
 struct timer {
@@ -84,7 +82,6 @@ struct thread {
 };
 // >>struct-thread
 
-// <<struct-sched
 struct sched {
 	struct thread *current;         // the thread this core runs
 	struct thread *idle;            // its idle thread
@@ -93,7 +90,6 @@ struct sched {
 	struct timerq timers;
 	bool started;                   // its timer is set up and it schedules
 } __attribute__((aligned(64)));        // one cache line at least a core
-// >>struct-sched
 
 extern struct sched scheds[NCPU_MAX];
 
@@ -141,7 +137,7 @@ u64            timer_hz(void);
 void           timer_sync(void);
 #endif
 
-// idle.c
+// idlethread.c
 void           idle_until(struct thread *t);
 
 #endif

@@ -156,7 +156,6 @@ test_remote(void)
 	return inthread(remote_body);
 }
 
-// <<pingpong
 // Ping-pong: two threads, on two cores if there are two, pass a ball
 // back and forth; each waits parked for its turn and wakes the other.
 // The ball moves MOVES times, and each move but the last wakes the other
@@ -186,7 +185,6 @@ player(void *arg)
 			unpark(pp.player[!me]);         // it has a move left: not exited
 	}
 }
-// >>pingpong
 
 static const char *
 pingpong_body(void)

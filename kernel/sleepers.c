@@ -21,8 +21,6 @@
 
 static u64 period_ms[NSLEEPER] = { 10, 25, 50 };
 
-static bool on;                 // app=sleepers
-
 // Invariant: loops[c][i] is the wake-ups of core c's sleeper i, and only
 // that thread writes it.
 static struct sleeper {
@@ -30,13 +28,11 @@ static struct sleeper {
 	volatile u64 loops;
 } sleepers[NCPU_MAX][NSLEEPER];
 
+// Before "kit: ready": sleep=.
 void
 sleepers_init(void)
 {
-	const char *a = cmdline_get("app");
-
-	on = a != NULL && strcmp(a, "sleepers") == 0;
-	if (on && cmdline_has("sleep")) {
+	if (cmdline_has("sleep")) {
 		u64 ms = cmdline_num("sleep", 0, 1, 60000);
 		for (int i = 0; i < NSLEEPER; i++)
 			period_ms[i] = ms;
@@ -61,8 +57,7 @@ sleeper(void *arg)
 void
 sleepers_start(void)
 {
-	if (!on)
-		return;
+	sched_start();                  // every core schedules: the sleepers run there
 	for (int c = 0; c < ncpu; c++)
 		for (int i = 0; i < NSLEEPER; i++) {
 			sleepers[c][i].i = i;

@@ -59,7 +59,6 @@ cpu_fill(struct cpu *c, int id, u32 apicid, uptr stack)
 	c->stack = stack;
 }
 
-// <<cpu0-init
 // The boot CPU's per-CPU data.  kmain calls this first, so that mycpu()
 // and the console lock, which uses it, work from the first line on.
 void
@@ -71,7 +70,6 @@ cpu0_init(void)
 	c->stats->up_tsc = rdtsc();
 	wrmsr(MSR_GS_BASE, (uptr)c);
 }
-// >>cpu0-init
 
 // Whether CPU c says it is up within us microseconds.
 static bool
@@ -109,7 +107,6 @@ start_ap(struct cpu *c)
 }
 // >>init-sipi
 
-// <<smp-init
 void
 smp_init(void)
 {
@@ -153,9 +150,7 @@ smp_init(void)
 	kprintf("smp: %d cpus up, the last %lu us after the first INIT\n",
 	    ncpu, last * 1000000 / kit_stats.tsc_hz);
 }
-// >>smp-init
 
-// <<apmain
 // An AP's first C, with interrupts off, as they stay in this stage but
 // for the idle loop's sti; hlt.
 void
@@ -180,9 +175,7 @@ apmain(struct cpu *c)
 		__atomic_add_fetch(&workdone, 1, __ATOMIC_SEQ_CST);
 	}
 }
-// >>apmain
 
-// <<onall
 // Post fn(arg) to every AP, which runs it once, as soon as it sees it.
 // Stores are not reordered with other stores (8.2.2), so an AP that sees
 // the new workgen sees work, workarg and the reset workdone.  Nothing may
@@ -207,4 +200,3 @@ onall(void (*fn)(void *), void *arg)
 	while (workdone != (u32)ncpu - 1)
 		pause();
 }
-// >>onall

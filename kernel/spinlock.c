@@ -141,7 +141,6 @@ ticket_acquire(struct spinlock *l)
 // >>ticket
 #endif
 
-// <<acquire
 u64
 acquire(struct spinlock *l)
 {
@@ -180,7 +179,6 @@ release(struct spinlock *l)
 	else
 		l->locked = 0;
 }
-// >>acquire
 
 // Only this CPU can make holder point to it, so the answer is exact for
 // this CPU, whatever the others do meanwhile.

@@ -8,11 +8,11 @@
 
 struct cpu;
 
-// <<struct-spinlock
 enum lockkind {
 	LOCK_TAS,               // test-and-set (lesson 02)
 	LOCK_TTAS,              // test-and-test-and-set (lesson 03)
 	LOCK_TICKET,            // ticket lock (lesson 03)
+	NLOCKKIND               // how many kinds there are
 };
 
 // A lock of any kind; each kind uses its own fields.  The kind is fixed
@@ -27,13 +27,16 @@ struct spinlock {
 	volatile u32 owner;     // ticket: the ticket of the CPU allowed in
 	struct cpu *holder;     // the CPU that holds the lock, NULL if none
 };
-// >>struct-spinlock
 
 extern bool spin_pause;
+extern const char *const lock_kinds[NLOCKKIND];  // their names, lock=<name> (locks.c)
 
 void spinlock_init(void);
 u64  acquire(struct spinlock *l);       // returns the spins it took
 void release(struct spinlock *l);
 bool holding(const struct spinlock *l);
+
+// locks.c, lesson 03's app: every CPU increments one counter under l.
+u64  locks_contend(struct spinlock *l, u64 ticks, u64 *lost);
 
 #endif

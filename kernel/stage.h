@@ -18,4 +18,7 @@
 #define STAGE_IDLE      5       // lesson 05: hlt and tickless by default, console commands
 #define STAGE_POLL      6       // lesson 06: threads that wait on a variable
 
+// Their names, by number, as kernel/Makefile's src.<stage> spells them.
+#define STAGE_NAMES { "", "boot", "cores", "spinlocks", "sched", "idle", "poll" }
+
 #endif

@@ -13,7 +13,6 @@ volatile struct kitstats kit_stats;
 CPUSTATS_FIELDS(IS_U64)
 #undef IS_U64
 
-// <<stats-fields
 // The field names, " seq idle_passes ...", written by the compiler from
 // the X-macro that declares the struct, so the two cannot disagree.  Each
 // name has a space before it; fields drops the first one.
@@ -22,7 +21,6 @@ static const char names[] = CPUSTATS_FIELDS(NAME);
 #undef NAME
 _Static_assert(sizeof names - 1 <= sizeof kit_stats.fields,
     "cpustats names do not fit in kitstats.fields");
-// >>stats-fields
 
 void
 stats_init(void)

@@ -50,7 +50,8 @@
 	X(wakeups)        /* sched: blocked threads this CPU made ready */ \
 	X(uart_irqs)      /* idle: COM1 receive interrupts taken */ \
 	X(poll_ipis_skipped) /* poll: wakes pollvar_set() sent no IPI for: the core ran */ \
-	X(haltpoll_hits)  /* poll: idle spins (haltpoll=) that found work and did not halt */
+	X(haltpoll_hits)  /* poll: idle spins (haltpoll=) that found work and did not halt */ \
+	X(spurious_irqs)  /* sched: spurious interrupts from the local APIC */
 
 struct cpustats {
 #define X(name) u64 name;

@@ -65,7 +65,6 @@ thread_self(void)
 	return mysched()->current;
 }
 
-// <<thread-create
 // A new thread that runs fn(arg) on core cpu, this one or another: it is
 // made ready there by a message, and runs there only.  It does not wait
 // for the other core, so the idle thread may call it too.
@@ -105,11 +104,9 @@ thread_entry(struct thread *prev)
 	t->fn(t->arg);
 	thread_exit();
 }
-// >>thread-create
 
 static void finish_exit(struct thread *t);
 
-// <<deliver
 // A message about t, taken from this core's inbox (sched.c).
 void
 thread_deliver(struct sched *s, struct thread *t)
@@ -126,9 +123,7 @@ thread_deliver(struct sched *s, struct thread *t)
 		mystats()->wakeups++;
 	}
 }
-// >>deliver
 
-// <<park
 // Wait for the permit, and take it.
 void
 park(void)
@@ -158,7 +153,6 @@ unpark(struct thread *t)
 		mystats()->wakeups++;
 	}
 }
-// >>park
 
 // <<yield-sleep
 void
@@ -191,7 +185,6 @@ thread_sleep_until(u64 deadline)
 }
 // >>yield-sleep
 
-// <<exit-join
 _Noreturn void
 thread_exit(void)
 {
@@ -256,4 +249,3 @@ thread_reap(struct thread *t)
 		thread_free(t);
 	return done;
 }
-// >>exit-join

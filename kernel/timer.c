@@ -107,7 +107,6 @@ timer_start(void)
 // >>timer-start
 
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
-// <<timer-set
 // The tick at run time (console.c).  Only a core can program its own
 // LAPIC timer (every CPU's APIC answers at the same address, lapic.c), so
 // the setting is a value and a generation: the caller stores the value,
@@ -157,10 +156,8 @@ timer_sync(void)
 	timer_start();
 	mysched()->timers.armed = 0;
 }
-// >>timer-set
 #endif
 
-// <<timerq
 // Insert tm after every deadline not later than its own: equal deadlines
 // expire in the order they were set.
 void
@@ -187,7 +184,6 @@ timer_expired(struct timerq *q, u64 now)
 	tm->next = NULL;
 	return tm;
 }
-// >>timerq
 
 // <<timer-arm
 // Tickless: before the idle loop waits, set the one-shot for the earliest

@@ -7,14 +7,13 @@
 // returning resumes the program, and the self-test uses it to check the
 // whole round trip through the IDT, vectors.S and iretq.
 //
-// Gates exist for vectors 0-31 only, from the sched stage on for the
-// local APIC's three vectors, and from idle on for COM1's (trap.h).  A
-// vector without a present gate raises #NP with the vector in the error
-// code (SDM Vol. 3A 6.13 Error Code), so even a stray interrupt is
-// reported.
+// Gates exist for vectors 0-31, and for each interrupt vector of trap.h's
+// table IRQS from its row's stage on.  A vector without a present gate
+// raises #NP with the vector in the error code (SDM Vol. 3A 6.13 Error
+// Code), so even a stray interrupt is reported.
 //
 // Interrupts (sched): EFLAGS.IF is 1 only inside the idle loop's waits
-// (idle.c); every other path, threads included, runs with IF = 0.  So an
+// (idlethread.c); every other path, threads included, runs with IF = 0.  So an
 // interrupt handler only ever interrupts the idle loop between two of
 // its passes, never a thread or a half-updated queue, and the handlers
 // do no more than count, note, and acknowledge: the idle loop's next pass
@@ -79,20 +78,45 @@ static const char *const excname[NEXC] = {
 // RIP saved by the last #BP: the address after its int3.
 u64 trap_bp_rip;
 
+// trap.h's table of interrupt vectors, as data.
+#define DECLARE(vector, stage, handler, counter, name) \
+	void handler(void) __attribute__((weak));
+IRQS(DECLARE)
+#undef DECLARE
+
+static const struct irqsrc {
+	u32 vector;
+	int stage;              // it has a gate from this stage on
+	void (*handler)(void);  // NULL in a stage without its file
+	size_t counter;         // offset of its counter in struct cpustats
+	const char *name;
+} irqsrcs[NIRQ] = {
+#define ROW(vector, stage, handler, counter, name) \
+	{ vector, stage, handler, offsetof(struct cpustats, counter), name },
+	IRQS(ROW)
+#undef ROW
+};
+
+// The handler of an interrupt that is its own news: an IPI's message is
+// in the inbox already, and the idle loop's next pass takes it.
+void
+trap_none(void)
+{
+}
+
 void
 trap_init(void)
 {
 	for (int v = 0; v < NEXC; v++)
 		setgate(v, vectors[v]);
-#if KIT_STAGE_LEVEL >= STAGE_SCHED
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-	static const int irqs[NIRQ] = { T_IPI, T_TIMER, T_SPURIOUS, T_UART };
-#else
-	static const int irqs[NIRQ] = { T_IPI, T_TIMER, T_SPURIOUS };
-#endif
-	for (int i = 0; i < NIRQ; i++)
-		setgate(irqs[i], irqvectors[i]);
-#endif
+	for (int i = 0; i < NIRQ; i++) {
+		const struct irqsrc *s = &irqsrcs[i];
+		if (s->stage > KIT_STAGE_LEVEL)
+			continue;
+		if (s->handler == NULL)
+			panic("trap: the handler of vector 0x%x (%s) is not linked", s->vector, s->name);
+		setgate(s->vector, irqvectors[i]);
+	}
 	idt_load();
 }
 
@@ -105,38 +129,32 @@ idt_load(void)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
-// <<irq
+// An interrupt of trap.h's table: count it, run its handler, and end it.
 // A fixed interrupt stays in service in the local APIC until the handler
 // writes EOI (10.8.5), which blocks its vector and every lower one until
 // then.  One MMIO write, no waiting: Toro's EOI path ended with a delay of
-// milliseconds.  A spurious interrupt is not put in service, so its
-// handler must not write EOI (10.9).
+// milliseconds.  A spurious interrupt is not put in service, so it must
+// not be sent an EOI (10.9).
 static void
 irq(u64 v)
 {
-	volatile struct cpustats *st = mystats();
+	const struct irqsrc *s = NULL;
 
+	for (int i = 0; i < NIRQ; i++)
+		if (irqsrcs[i].vector == v)
+			s = &irqsrcs[i];
+	if (s == NULL)
+		panic("cpu %d: interrupt %lu has no row in IRQS", cpunum(), v);
+	(*(volatile u64 *)((uptr)mystats() + s->counter))++;
 	if (v == T_SPURIOUS)
 		return;
 	if (!sched_idling())
 		panic("cpu %d: interrupt %lu outside the idle loop", cpunum(), v);
-	if (v == T_TIMER) {
-		st->timer_irqs++;
-		timer_irq();            // a one-shot is spent: the idle loop re-arms
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-	} else if (v == T_UART) {
-		st->uart_irqs++;
-		console_intr();         // the bytes typed; a whole line wakes the console
-#endif
-	} else {
-		st->ipis_received++;    // the message is in the inbox already
-	}
+	s->handler();
 	lapic_eoi();
 }
-// >>irq
 #endif
 
-// <<trap
 void
 trap(struct trapframe *tf)
 {
@@ -160,4 +178,3 @@ trap(struct trapframe *tf)
 	panic("cpu %d: exception %lu (%s) error 0x%lx rip 0x%lx",
 	    cpu, v, name, tf->error, tf->rip);
 }
-// >>trap

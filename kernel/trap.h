@@ -12,30 +12,41 @@
 #define T_BP 3          // breakpoint (int3)
 #define T_PF 14         // page fault
 
-#if KIT_STAGE_LEVEL >= STAGE_SCHED
-// The local APIC's vectors (sched).  32 and up are free for software
-// (6.2); the vector's upper four bits are its priority class (10.8.3.1),
-// so the timer outranks the IPI.  The spurious vector is the one lapic.c
-// writes to the spurious-interrupt vector register, 0xff (10.9).
-#define T_IPI      0x30 // wake-up and message IPI between cores
-#define T_TIMER    0x40 // LAPIC timer: the periodic tick or a one-shot deadline
-#define T_SPURIOUS 0xff // spurious interrupt: no EOI (10.9)
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-// <<t-uart
-// A device's vector (idle): COM1's receive interrupt, through the I/O
-// APIC (ioapic.c).  Class 5, above the timer and the IPI: a byte left
-// waiting can be lost, when the UART's 16-byte FIFO overruns, while a
-// late tick or IPI loses nothing (both of the same vector pending are
-// one, and the IPI's messages wait in the inbox).  No handler runs while
-// another waits to finish (interrupt gates clear IF, and no handler sets
-// it), so the class orders only the interrupts pending together.
-#define T_UART     0x50 // COM1: received data available
-#define NIRQ 4          // irqvectors[]: T_IPI, T_TIMER, T_SPURIOUS, T_UART, in that order
-// >>t-uart
-#else
-#define NIRQ 3          // irqvectors[]: T_IPI, T_TIMER, T_SPURIOUS, in that order
-#endif
-#endif
+// The interrupt vectors above the exceptions, one row each:
+//
+//	X(vector, stage, handler, counter, name)
+//
+// from which come their entry stubs (vectors.S), their gates and the
+// dispatch (trap.c), and the self-test of the IDT (boottest.c).  A row's
+// vector has a gate from its stage on.  The handler runs in the idle
+// loop with interrupts off, after the dispatch counted the interrupt in
+// the counter of this CPU's struct cpustats (stats.h), and before its
+// EOI; trap_none is for an interrupt that is its own news.  Handlers are
+// referenced weakly, so a stage without a handler's file links it as
+// NULL.  To add an interrupt source: a vector below, a row, and its
+// handler (void name(void)) in its driver; a new counter goes in stats.h.
+//
+// 32 and up are free for software (6.2); the vector's upper four bits are
+// its priority class (10.8.3.1), which orders the interrupts pending
+// together (no handler runs while another waits to finish: interrupt
+// gates clear IF, and no handler sets it).
+#define T_IPI      0x30 // class 3: wake-up and message IPI between cores
+#define T_TIMER    0x40 // class 4, above the IPI: the periodic tick or a one-shot deadline
+// COM1's receive interrupt, through the I/O APIC (ioapic.c).  Class 5,
+// above the timer and the IPI: a byte left waiting can be lost, when the
+// UART's 16-byte FIFO overruns, while a late tick or IPI loses nothing
+// (both of the same vector pending are one, and the IPI's messages wait
+// in the inbox).
+#define T_UART     0x50
+// The vector lapic.c writes to the spurious-interrupt vector register.
+// A spurious interrupt is not put in service, so it takes no EOI (10.9).
+#define T_SPURIOUS 0xff
+
+#define IRQS(X)                                                                 \
+	X(T_IPI,      STAGE_SCHED, trap_none,    ipis_received, "ipi")          \
+	X(T_TIMER,    STAGE_SCHED, timer_irq,    timer_irqs,    "timer")        \
+	X(T_UART,     STAGE_IDLE,  console_intr, uart_irqs,     "uart")         \
+	X(T_SPURIOUS, STAGE_SCHED, trap_none,    spurious_irqs, "spurious")
 
 #ifndef __ASSEMBLER__          // vectors.S reads the numbers above
 #include "types.h"
@@ -68,10 +79,13 @@ struct trapframe {
 	u64 rip, cs, rflags, rsp, ss;
 };
 
+#define ONE(...) + 1
+enum { NIRQ = 0 IRQS(ONE) };            // rows in IRQS
+#undef ONE
+
 extern const u64 vectors[NEXC];         // vectors.S: stub n's address
-#if KIT_STAGE_LEVEL >= STAGE_SCHED
-extern const u64 irqvectors[NIRQ];      // vectors.S: the stubs of the APIC's vectors
-#endif
+extern const u64 irqvectors[NIRQ];      // vectors.S: row i's stub, 0 before its stage
+void trap_none(void);
 #endif // __ASSEMBLER__
 
 #endif

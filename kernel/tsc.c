@@ -39,7 +39,6 @@ pit_count(void)
 	return lo | inb(PIT_CH0) << 8;
 }
 
-// <<tsc-calibrate
 // TSC ticks a second, or 0 if there is no PIT.
 static u64
 tsc_calibrate(void)
@@ -57,7 +56,6 @@ tsc_calibrate(void)
 			return 0;
 	}
 }
-// >>tsc-calibrate
 
 void
 tsc_init(void)
@@ -72,7 +70,6 @@ tsc_init(void)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_CORES
-// <<udelay
 // Wait us microseconds by the TSC, which ticks at one constant rate,
 // halted or not, on the CPUs QEMU models and on those with an invariant
 // TSC (SDM Vol. 3A 17.17.1 Invariant TSC).
@@ -84,7 +81,6 @@ udelay(u64 us)
 	while (rdtsc() - start < ticks)
 		pause();
 }
-// >>udelay
 #endif
 
 // TSC ticks as nanoseconds, at the rate tsc_init() measured; the whole

@@ -32,7 +32,6 @@
 #define MCR_OUT2  0x08  // OUT2: on PCs it connects the INTR output to the IRQ line
 #define LSR_DR    0x01  // data ready: RBR or the receiver FIFO holds a byte
 
-// <<uart-init
 void
 uart_init(void)
 {
@@ -44,11 +43,9 @@ uart_init(void)
 	outb(COM1 + FCR, FCR_FIFO);
 	outb(COM1 + MCR, MCR_READY);
 }
-// >>uart-init
 
 // Wait until the transmitter can take a byte.  An absent UART reads as
 // 0xff, which has THRE set, so this never waits forever.
-// <<uart-putc
 void
 uart_putc(char c)
 {
@@ -56,10 +53,8 @@ uart_putc(char c)
 		;
 	outb(COM1 + THR, c);
 }
-// >>uart-putc
 
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
-// <<uart-rx
 // Interrupt when a byte arrives.  The UART raises its INTR output while
 // the receiver holds data (IIR priority 2, "Received Data Available";
 // with the FIFOs on, at the trigger level FCR_FIFO leaves at 1 byte, or
@@ -84,5 +79,4 @@ uart_getc(void)
 		return -1;
 	return inb(COM1 + RBR);
 }
-// >>uart-rx
 #endif

@@ -1,8 +1,8 @@
 // vectors.S: the entry stubs of vectors 0-31 and the common trap path.
-// From the sched stage on, also the stubs of the local APIC's three
-// vectors, and from idle on COM1's (trap.h); an interrupt frame has no
-// error code, so their stubs push a zero, and all of them share alltraps
-// and its iretq.
+// From the sched stage on, also the stubs of the interrupt vectors that
+// trap.h's table IRQS gives the stage; an interrupt frame has no error
+// code, so their stubs push a zero, and all of them share alltraps and
+// its iretq.
 //
 // On an exception in 64-bit mode the CPU aligns RSP to 16 bytes, then
 // pushes SS, RSP, RFLAGS, CS, RIP and, for some vectors, an error code
@@ -37,7 +37,6 @@
 	.globl vectors
 vectors:
 
-// <<vectors
 	.text
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	stub \n
@@ -81,21 +80,17 @@ alltraps:
 	popq %rax
 	addq $16, %rsp          // the vector and the error code
 	iretq                   // restores RFLAGS, DF included
-// >>vectors
 
-#if KIT_STAGE_LEVEL >= STAGE_SCHED
-// <<irqvectors
-// The APIC's vectors, after the exceptions' in .rodata: irqvectors[i] is
-// the stub of the i-th vector below, in trap.h's order.
+// The stubs of trap.h's interrupt vectors, after the exceptions' in
+// .rodata: irqvectors[i] is the stub of row i of IRQS, or 0 before the
+// row's stage.  cpp makes each row one line; in gas ';' separates its
+// statements.
+#define IRQSTUB(vector, stage, handler, counter, name) \
+	.if (stage) <= KIT_STAGE_LEVEL ; stub vector ; \
+	.else ; .pushsection .rodata ; .quad 0 ; .popsection ; .endif ;
+
 	.section .rodata
 	.globl irqvectors
 irqvectors:
 	.text
-	.irp n, T_IPI, T_TIMER, T_SPURIOUS
-	stub \n
-	.endr
-#if KIT_STAGE_LEVEL >= STAGE_IDLE
-	stub T_UART             // a device's, through the I/O APIC (idle)
-#endif
-// >>irqvectors
-#endif
+	IRQS(IRQSTUB)

@@ -44,7 +44,7 @@ hlt(void)
 	asm volatile("hlt" : : : "memory");
 }
 
-// Enable interrupts and halt as one unit; see the idle loop in idle.c for
+// Enable interrupts and halt as one unit; see halt() in halt.c for
 // why the pair is race-free.
 static inline void
 sti_hlt(void)

@@ -25,7 +25,7 @@ __all__ = [
     "LOCKS_SUMMARY", "LocksSummary", "locks_summary", "woke_late_us",
 ]
 
-# idle=<policy> on the command line, `idle <policy>` on the console (kernel/idle.c).
+# idle=<policy> on the command line, `idle <policy>` on the console (kernel/policy.c).
 IDLE_POLICIES = ("spin", "hlt")
 
 # -- fixed lines (kernel/main.c, panic.c, selftest.c, console.c, prodcons.c)

@@ -146,6 +146,15 @@ def test_haltpoll_spin_catches_frequent_wake_ups(poll):
     assert ipis <= 500 + 1, f"{ipis} IPIs for 500 messages"
 
 
+@requires_qemu
+def test_an_unknown_app_lists_every_app_of_the_last_stage(poll):
+    with kitlib.VM(poll, cpus=1, append="app=prodcon") as vm:
+        with pytest.raises(kitlib.GuestPanic) as err:
+            vm.wait_ready(timeout=30)
+    assert err.value.reason == ("unknown app 'prodcon' "
+                                "(app=locks, app=sleepers, app=lateness or app=prodcons)")
+
+
 # Reading the producer/consumer line without QEMU.
 
 def test_a_prodcons_line_counts_what_the_consumer_missed():

@@ -37,8 +37,8 @@ def test_unclosed_marker_is_an_error(tmp_path):
         show("k/f.c", "open", top=top)
 
 
-def test_every_marker_a_lesson_uses_exists():
-    """Each kit.show(...) in a notebook names a region that the source still has."""
+def shown_by_lessons() -> list[tuple[str, str, str]]:
+    """(path, marker, stage) of every kit.show(...) in the notebooks."""
     import json
     import re
 
@@ -47,9 +47,26 @@ def test_every_marker_a_lesson_uses_exists():
     for nb in sorted((root() / "notebooks").glob("*.ipynb")):
         for cell in json.loads(nb.read_text())["cells"]:
             used += pattern.findall("".join(cell["source"]))
+    return used
+
+
+def test_every_marker_a_lesson_uses_exists():
+    """Each kit.show(...) in a notebook names a region that the source still has."""
+    used = shown_by_lessons()
     assert used, "the lessons show no source at all"
     for path, marker, stage in used:
         assert show(path, marker, stage=stage).text.strip(), f"{path}:{marker} is empty"
+
+
+def test_every_marker_in_the_source_is_shown_by_a_lesson():
+    """A marked region that no lesson shows is a stale marker: show it or remove it."""
+    shown = {(path, marker) for path, marker, _ in shown_by_lessons()}
+    files = [p for part in ("boot", "kernel") for p in sorted((root() / part).iterdir()) if p.is_file()]
+    assert any(p.name == "Makefile" for p in files)
+    marked = [(str(p.relative_to(root())), m) for p in files for m in markers(p.relative_to(root()))]
+    assert marked, "no file in boot/ or kernel/ has a marker"
+    unshown = [f"{path}: {marker}" for path, marker in marked if (path, marker) not in shown]
+    assert not unshown, "markers no lesson shows:\n" + "\n".join(unshown)
 
 
 STAGES = "#define STAGE_BOOT 1\n#define STAGE_SCHED 4\n#define STAGE_IDLE 5\n#define STAGE_POLL 6\n"

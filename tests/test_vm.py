@@ -216,6 +216,13 @@ class TestOutcomes:
         assert "crash requested" in str(err.value)
         assert not vm.running
 
+    def test_an_app_is_a_panic_where_the_stage_has_none(self, boot_image):
+        with kitlib.VM(boot_image, append="app=locks") as vm:
+            with pytest.raises(GuestPanic) as err:
+                vm.wait_ready(timeout=20)
+        assert err.value.reason == ("app locks comes with stage spinlocks, this is stage boot "
+                                    "(this stage has no app)")
+
     def test_invalid_opcode_is_named(self, boot_image):
         with kitlib.VM(boot_image, append="crash=ud") as vm:
             with pytest.raises(GuestPanic) as err:
