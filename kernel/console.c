@@ -52,6 +52,8 @@ static char cur[LINEMAX];       // the line being typed
 static int ncur;
 static u32 dropped;             // complete lines lost to a full queue
 
+static char idle_help[64];      // the idle command's help: console_init() writes it
+
 void
 console_init(void)
 {
@@ -59,6 +61,8 @@ console_init(void)
 		kprintf("console: no I/O APIC, so no commands\n");
 		return;
 	}
+	char choices[48];
+	ksnprintf(idle_help, sizeof idle_help, "idle %s", idle_policy_choices(choices, sizeof choices));
 	console_gsi = ioapic_route_isa(COM1_IRQ, T_UART, cpus[0].apicid);
 	uart_rx_enable();
 	kprintf("console: com1 irq %d at gsi %u, vector 0x%x to cpu 0\n", COM1_IRQ, console_gsi, T_UART);
@@ -176,7 +180,7 @@ static const struct command {
 	bool bare;                      // takes no argument: a line with one is no command
 	const char *help;               // for help; NULL: not listed
 } commands[] = {
-	{ "idle",  cmd_idle,  false, "idle spin|hlt" },
+	{ "idle",  cmd_idle,  false, idle_help },     // "idle spin|hlt", from policy.c
 	{ "tick",  cmd_tick,  false, "tick <Hz>|none" },
 	{ "stats", cmd_stats, true,  "stats" },
 	{ "help",  cmd_help,  false, NULL },

@@ -106,6 +106,7 @@ enum idle_policy idle_policy(const char *name);
 const char      *idle_policy_name(enum idle_policy p);
 int              idle_policy_find(const char *name);
 char            *idle_policy_names(char *buf, size_t size, const char *pre);
+char            *idle_policy_choices(char *buf, size_t size);
 
 // idle.c before the sched stage, idlethread.c from it on
 _Noreturn void idle(enum idle_policy policy);

@@ -3,9 +3,8 @@
 // "idle <name>" on the console (console.c) and the "sched: idle=" line.
 //
 // To add a policy: a value in defs.h's enum idle_policy, its name in
-// names[] below, its way of waiting in the idle loops (idle.c before the
-// scheduler, idlethread.c from sched on), and the word in the idle
-// command's help text (console.c).
+// names[] below, and its way of waiting in the idle loops (idle.c before
+// the scheduler, idlethread.c from sched on).
 
 #include "types.h"
 #include "defs.h"
@@ -44,6 +43,18 @@ char *
 idle_policy_names(char *buf, size_t size, const char *pre)
 {
 	return kwords(buf, size, pre, names, NPOLICY);
+}
+
+// The names as a command's choices: "spin|hlt".
+char *
+idle_policy_choices(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int p = 0; p < NPOLICY && len < size; p++)
+		len += ksnprintf(buf + len, size - len, "%s%s", p == 0 ? "" : "|", names[p]);
+	return buf;
 }
 
 // idle=<name>, or the stage's default if name is NULL; an unknown name
