@@ -14,7 +14,7 @@
 // Each CPU publishes its increments and its spins in its stats record
 // (lock_acquires, lock_spins) after every increment, so the host can
 // plot each CPU's rate while the app runs.  The spin-lock self-test
-// (locktest.c) runs the same loop, locks_contend(), for a few
+// (spinlockstest.c) runs the same loop, locks_contend(), for a few
 // milliseconds per lock kind.
 
 #include "types.h"

@@ -39,10 +39,10 @@ fail(const char *fmt, ...)
 	X(tsc,        STAGE_BOOT)                                       \
 	X(idt,        STAGE_BOOT)                                       \
 	X(breakpoint, STAGE_BOOT)                                       \
-	X(smp,        STAGE_CORES)      /* smptest.c */                 \
+	X(smp,        STAGE_CORES)      /* corestest.c */               \
 	X(percpu,     STAGE_CORES)                                      \
 	X(stacks,     STAGE_CORES)                                      \
-	X(spinlock,   STAGE_SPINLOCKS)  /* locktest.c: onall(), so before yield */ \
+	X(spinlock,   STAGE_SPINLOCKS)  /* spinlockstest.c: onall(), so before yield */ \
 	X(yield,      STAGE_SCHED)      /* schedtest.c: starts the schedulers */ \
 	X(sleep,      STAGE_SCHED)                                      \
 	X(remote,     STAGE_SCHED)                                      \

@@ -19,7 +19,7 @@
 //
 // Lesson 02 needs one lock, for the console, and uses test-and-set.
 // Lesson 03 adds test-and-test-and-set and the ticket lock, and
-// kernel/locktest.c makes every CPU fight for one of them.
+// the locks app (kernel/locks.c) makes every CPU fight for one of them.
 
 #include "types.h"
 #include "defs.h"

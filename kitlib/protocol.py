@@ -175,7 +175,7 @@ def prodcons_start(text: str) -> ProdconsStart | None:
     return ProdconsStart(m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)))
 
 
-# -- app=locks's summary (kernel/locktest.c), before its verdict `locks: OK` / `locks: FAIL lost ...`:
+# -- app=locks's summary (kernel/locks.c), before its verdict `locks: OK` / `locks: FAIL lost ...`:
 #    `locks: <lock> pause=<0|1>: <cpus> cpus, <total> increments in <ms> ms, <rate>/s`
 
 LOCKS_SUMMARY = re.compile(

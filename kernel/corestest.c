@@ -1,4 +1,4 @@
-// smptest.c: the self-tests of lesson 02, run by selftest.c once every
+// corestest.c: the self-tests of lesson 02, run by selftest.c once every
 // CPU is up.  Each CPU reports what its own registers say, and the boot
 // CPU compares the reports with what smp.c set up.
 

@@ -1,4 +1,4 @@
-// locktest.c: the self-test of lesson 03, run by selftest.c once every
+// spinlockstest.c: the self-test of lesson 03, run by selftest.c once every
 // CPU is up and before the schedulers start (it needs onall()).
 
 #include "types.h"
