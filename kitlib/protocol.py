@@ -4,11 +4,11 @@ every line the kernel prints that the host reads.
 The kernel prints; this module alone knows how those lines look and how to
 take them apart, so the library and the tests read the guest one way.
 Lines are matched whole (``^...$`` in multiline mode) on the console
-transcript, where the pty's "\\r\\n" is already "\\n" (process.py).
-
-Patterns end at the line's "\n", so that one matched while the line is
-still arriving has all of it.  A line's numbers are ``key=value`` words wherever the kernel can print them
-so (stats, percentiles): :func:`fields` is the one parser for those.
+transcript, where the pty's "\\r\\n" is already "\\n" (process.py).  A
+pattern a wait can match ends at the line's "\\n", so a line matched while
+it is still arriving has all of it.  Numbers are ``key=value`` words
+wherever the kernel can print them so (stats, percentiles): :func:`fields`
+is the one parser for those.
 """
 
 from __future__ import annotations
