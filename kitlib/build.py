@@ -4,10 +4,21 @@ kitlib runs exactly the ``make`` a student could type, so a lesson and a
 terminal always agree.  A failed build raises BuildError whose text is gcc's
 diagnostics, shown to the student as is.  ``Image.rebuilt`` tells whether
 make actually wrote a new file (an unchanged stage rebuilds nothing).
+
+Invariants:
+ - a stage name reaches make only if kernel/Makefile defines ``src.<stage>``
+   (make expands a variable's value, so ``STAGE='x$(shell ...)'`` would run);
+ - one make at a time per build directory, across processes: an flock(2) on
+   ``build/.lock`` (make has no lock of its own, and two makes writing the
+   same objects link each other's half-written files);
+ - an Image built here records the sources it was built from (their stat,
+   from make's dependency files), so booting it after they changed, or after
+   a rebuild of them failed, is an error that says to rebuild.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import html
 import os
@@ -15,18 +26,19 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import TOOLCHAIN_INSTALL_HINT, BuildError, KitError
 from . import paths
 
-__all__ = ["Image", "build", "probe", "PROBES"]
+__all__ = ["Image", "build", "probe", "stages", "PROBES"]
 
 PROBES = ("halt", "spin", "exit")
 """Probe kernels: halt = the host's floor, spin = the ceiling, exit = exits at once."""
 
-_make_lock = threading.Lock()   # one make at a time: two would race on build/
+_make_lock = threading.Lock()   # one make at a time in this process; build/.lock across processes
+_STAGE_VAR = re.compile(r"^src\.([a-z][a-z0-9_]*)\s*:=", re.MULTILINE)
 # "make: gcc: No such file or directory" (make ran it directly) or
 # "/bin/sh: 1: gcc: not found" (through the shell): a tool is not installed.
 _MISSING_TOOL = re.compile(
@@ -47,6 +59,27 @@ class Image:
     path: Path
     stage: str
     rebuilt: bool = False
+    sources: tuple[tuple[str, int, int], ...] | None = field(default=None, repr=False, compare=False)
+    """(path, st_mtime_ns, st_size) of every file the image was built from;
+    None for an image kitlib did not build (a path), which is never judged stale."""
+
+    def stale(self) -> str | None:
+        """Why this image no longer matches its sources (a file changed or is
+        gone since it was built), or None while it does."""
+        for name, mtime_ns, size in self.sources or ():
+            try:
+                st = os.stat(name)
+            except OSError:
+                return f"{name} is gone"
+            if (st.st_mtime_ns, st.st_size) != (mtime_ns, size):
+                return f"{name} changed"
+        return None
+
+    def check_fresh(self) -> None:
+        """Raise StaleImage if the sources changed since this image was built."""
+        why = self.stale()
+        if why is not None:
+            raise StaleImage(self, why)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> "Image":
@@ -85,6 +118,21 @@ class Image:
         )
 
 
+class StaleImage(KitError):
+    """An image whose sources changed after it was built (or whose rebuild failed)."""
+
+    title = "stale kernel image"
+
+    def __init__(self, image: Image, why: str):
+        self.image = image
+        self.why = why
+        super().__init__(
+            f"the {image.stage} image {image.path} is older than its sources ({why} since it was "
+            f"built, or its rebuild failed): rebuild it with {_rebuild_call(image.stage)} "
+            "and boot the image that returns."
+        )
+
+
 @functools.lru_cache(maxsize=32)
 def _symbols(path: str, mtime_ns: int, size: int) -> dict[str, int]:
     """Name -> address for every named symbol; keyed by mtime so a rebuild invalidates."""
@@ -110,6 +158,47 @@ def _fingerprint(path: Path) -> tuple[int, int, int] | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def _rebuild_call(stage: str) -> str:
+    if stage.startswith("probe:"):
+        return f"kit.probe({stage.removeprefix('probe:')!r})"
+    return f"kit.build({stage!r}) (on a shell: kit build {stage})"
+
+
+def stages(root: Path | str | None = None) -> list[str]:
+    """The stages kernel/Makefile defines (a variable ``src.<stage>`` each), in its order."""
+    root_dir = Path(root).resolve() if root is not None else paths.root()
+    makefile = paths.kernel_dir(root_dir) / "Makefile"
+    try:
+        text = makefile.read_text()
+    except OSError as exc:
+        raise KitError(f"cannot read {makefile} ({exc.strerror}): is {root_dir} the idlekit tree?") from None
+    return list(dict.fromkeys(_STAGE_VAR.findall(text)))
+
+
+def _check_stage(stage: str, root_dir: Path) -> None:
+    known = stages(root_dir)
+    if stage not in known:
+        raise KitError(f"unknown stage {stage!r}; the stages are: {', '.join(known)}.")
+
+
+def _sources(out_dir: Path, extra: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """The stat of every file the objects in ``out_dir`` were built from, read
+    from the dependency files (``-MMD``) make left beside them, plus ``extra``."""
+    names: set[str] = {str(p) for p in extra}
+    for dep in out_dir.rglob("*.d"):
+        rule = dep.read_text(errors="replace").split("\n\n", 1)[0]
+        head, _, tail = rule.replace("\\\n", " ").partition(": ")
+        names.update(tail.split("\n", 1)[0].split())
+    found = []
+    for name in sorted(names):
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue                # a header that was removed since; make forgets it too
+        found.append((name, st.st_mtime_ns, st.st_size))
+    return tuple(found)
+
+
 def _make_env() -> dict[str, str]:
     """The environment for make: no inherited jobserver, stable English diagnostics."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
@@ -125,7 +214,10 @@ def _run_make(root_dir: Path, target_args: list[str], what: str) -> None:
     make = shutil.which("make")
     if make is None:
         raise KitError(f"`make` is not installed. Install the toolchain with: {TOOLCHAIN_INSTALL_HINT}")
-    with _make_lock:
+    bdir = paths.build_dir(root_dir)
+    bdir.mkdir(parents=True, exist_ok=True)
+    with _make_lock, open(bdir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # released when the file closes
         proc = subprocess.run(
             [make, "-C", str(kdir), *target_args],
             capture_output=True,
@@ -150,13 +242,15 @@ def _run_make(root_dir: Path, target_args: list[str], what: str) -> None:
 def build(stage: str = "boot", *, root: Path | str | None = None) -> Image:
     """Build one kernel stage (``make -C kernel STAGE=<stage>``) and return its Image."""
     root_dir = Path(root).resolve() if root is not None else paths.root()
+    _check_stage(stage, root_dir)
     out = paths.build_dir(root_dir) / stage / "kernel.elf"
     before = _fingerprint(out)
     _run_make(root_dir, [f"STAGE={stage}"], stage)
     after = _fingerprint(out)
     if after is None:
         raise KitError(f"make succeeded but {out} was not produced: check kernel/Makefile for stage {stage!r}.")
-    return Image(path=out, stage=stage, rebuilt=before != after)
+    sources = _sources(out.parent, [paths.kernel_dir(root_dir) / "Makefile", root_dir / "boot" / "kernel.ld"])
+    return Image(path=out, stage=stage, rebuilt=before != after, sources=sources)
 
 
 def probe(kind: str, *, root: Path | str | None = None) -> Image:
@@ -174,4 +268,5 @@ def probe(kind: str, *, root: Path | str | None = None) -> Image:
     after = _fingerprint(out)
     if after is None:
         raise KitError(f"make probes succeeded but {out} was not produced: check kernel/Makefile.")
-    return Image(path=out, stage=f"probe:{kind}", rebuilt=before != after)
+    sources = _sources(out.parent, [paths.kernel_dir(root_dir) / "Makefile", root_dir / "boot" / "probe.ld"])
+    return Image(path=out, stage=f"probe:{kind}", rebuilt=before != after, sources=sources)

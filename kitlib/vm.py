@@ -133,6 +133,7 @@ class VM:
             if self._proc.cleaned:
                 raise KitError(f"VM {self.name} was stopped; create a new VM to boot again")
             return self
+        self.image.check_fresh()
         clean_stale()
         proc = QemuProcess(self.name, self.echo)
         argv = _qemu.command_line(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import shutil
 import time
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import kitlib
+from kitlib.build import StaleImage
 from kitlib.errors import BuildError, KitError
 
 
@@ -127,3 +130,60 @@ def test_missing_header_is_a_build_error_not_a_missing_tool(tree):
     victim.write_text('#include "no_such_header.h"\n' + victim.read_text())
     with pytest.raises(BuildError, match="no_such_header.h"):
         kitlib.build("boot", root=tree)
+
+
+def test_a_stage_name_is_checked_before_make_sees_it(tree, tmp_path):
+    """make expands STAGE's value, so an unchecked name could run a shell command."""
+    marker = tmp_path / "ran"
+    with pytest.raises(KitError, match="unknown stage .*the stages are: boot, cores, spinlocks, sched, idle, poll"):
+        kitlib.build(f"x$(shell touch {marker})", root=tree)
+    assert not marker.exists()
+    assert not (tree / "build").exists()
+
+
+_BUILD_ONE = ("import sys, kitlib\n"
+              "try:\n"
+              "    kitlib.build('boot', root=sys.argv[1])\n"
+              "except Exception as e:\n"
+              "    print(type(e).__name__, e)\n"
+              "    sys.exit(1)\n")
+
+
+def test_builds_in_several_processes_at_once_all_succeed(tree):
+    """Processes building one stage after a header changed: each waits for the
+    others (a lock on the build directory), none reads a half-written object."""
+    kitlib.build("boot", root=tree)
+    header = tree / "kernel" / "defs.h"            # every object includes it: all rebuild
+    for round_ in range(4):
+        header.write_text(header.read_text() + f"\n/* round {round_} */\n")
+        procs = [subprocess.Popen([sys.executable, "-c", _BUILD_ONE, str(tree)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for _ in range(3)]
+        for p in procs:
+            out, _ = p.communicate(timeout=300)
+            assert p.returncode == 0, f"round {round_}: {out}"
+    assert not list((tree / "build" / "boot").glob("*.tmp"))
+
+
+def test_an_image_whose_sources_changed_does_not_boot(tree):
+    """After a failed rebuild the image of an earlier build is refused, so the
+    old kernel never runs in place of code that did not compile."""
+    image = kitlib.build("boot", root=tree)
+    assert image.stale() is None
+    image.check_fresh()
+    victim = _victim(tree)
+    good = victim.read_text()
+    victim.write_text(good + "\nint kit_broken = ;\n")
+    with pytest.raises(BuildError):
+        kitlib.build("boot", root=tree)
+    vm = kitlib.VM(image)
+    try:
+        with pytest.raises(StaleImage, match=r"kit\.build\('boot'\)") as err:
+            vm.start()
+    finally:
+        vm.stop()
+    assert victim.name in str(err.value) and vm.pid is None
+    victim.write_text(good)                      # fixed: a rebuild gives a bootable image
+    again = kitlib.build("boot", root=tree)
+    again.check_fresh()
+    assert kitlib.Image.from_path(image.path).stale() is None    # a path: not judged
