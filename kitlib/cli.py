@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import KitError
+from .errors import GuestError, KitError
 
 if TYPE_CHECKING:
     from .bench import Benchmark
@@ -41,33 +43,74 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Boot, echo the console, sum up host CPU.  Every end the run did not ask
+    for (a panic, QEMU killed, a timeout) is reported as its named error, with
+    the summary marked as cut short, and the status is 1."""
     from .build import build
+    from .qemu import EXIT_SUCCESS
     from .session import Session
 
     image = build(args.stage)
-    vm = None
+    selftests = "test" in args.append.split()       # the kernel runs its tests, then exits
+    failure: KitError | None = None
+    stopped: KeyboardInterrupt | None = None
     with Session(args.stage, args.cpus, hz=args.hz, progress=False) as session:
         try:
-            vm = session.boot(image, append=args.append, echo=True, accel=args.accel, ready=False)
-            vm.wait_ready()
-            session.phase(args.stage, vm)
-            threading.Thread(target=_type_into, args=(vm,), daemon=True).start()
-            deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
-            while vm.running and time.monotonic() < deadline:
-                time.sleep(0.1)
-        except KeyboardInterrupt:
+            vm = session.boot(image, append=args.append, echo=True, accel=args.accel, ready=False,
+                              boot_timeout=args.timeout)
+            if selftests:
+                session.phase(args.stage, vm)
+                vm.wait_exit()                      # 33, or the named error of how it failed
+            else:
+                vm.wait_ready()
+                session.phase(args.stage, vm)
+                threading.Thread(target=_type_into, args=(vm,), daemon=True).start()
+                deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
+                while vm.running and vm.panic is None and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if vm.panic is not None or vm.exit_status not in (None, EXIT_SUCCESS):
+                    failure = vm.outcome_error("the end of the run")
+        except KitError as e:
+            failure = e
+        except KeyboardInterrupt as e:
+            stopped = e
             print("\nstopped", file=sys.stderr)
         session.end()
-        status = vm.exit_status if vm is not None else None
         summary = session.result(args.stage, settle=5) if session.labels else None
-    if summary is None:
+    if summary is not None:
+        _print_summary(summary, args.cpus, cut_short=failure is not None)
+    if failure is not None:
+        _report(failure, echoed=True)
         return 1
-    print(f"\nhost CPU over {summary.samples} samples: QEMU {summary.total:.1f} % of one core")
-    for n in range(args.cpus):
-        halted = summary.halted[n]
+    if isinstance(stopped, Terminated):
+        raise stopped                               # the VMs are stopped: now end as told
+    return 130 if stopped is not None and summary is None else 0
+
+
+def _print_summary(summary, cpus: int, cut_short: bool) -> None:
+    mark = " (cut short)" if cut_short else ""
+    if summary.samples == 0 or math.isnan(summary.total):
+        print(f"\nhost CPU: no samples{mark}: the run ended before the first one")
+        return
+    print(f"\nhost CPU over {summary.samples} samples{mark}: QEMU {summary.total:.1f} % of one core")
+    for n in range(cpus):
+        vcpu, halted = summary.vcpu.get(n, math.nan), summary.halted.get(n, math.nan)
+        thread = "n/a" if math.isnan(vcpu) else f"{vcpu:.1f} %"
         guest = "n/a" if math.isnan(halted) else f"{100 * halted:.1f} %"
-        print(f"  vCPU {n}: thread {summary.vcpu[n]:.1f} %, guest halted {guest}")
-    return 0 if status in (None, 33) else 1
+        print(f"  vCPU {n}: thread {thread}, guest halted {guest}")
+
+
+def _report(error: KitError, echoed: bool = False) -> None:
+    """Print a named error on stderr.  With ``echoed`` the console was already
+    shown live, so a guest error leaves out its copy of the last lines."""
+    if echoed and isinstance(error, GuestError):
+        text = f"{error.title}: {error.message}"
+        log = getattr(error, "stderr_tail", "")
+        if log.strip():
+            text += "\nQEMU's own messages:\n" + "\n".join("    " + line for line in log.splitlines())
+    else:
+        text = str(error)
+    print(f"kit: {text}", file=sys.stderr, flush=True)
 
 
 def _type_into(vm) -> None:
@@ -186,6 +229,29 @@ def bench_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _positive(kind: type) -> "Callable[[str], float]":
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not above 0")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kit", description="idlekit: build, boot and measure the teaching unikernel.")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
@@ -201,18 +267,20 @@ def parser() -> argparse.ArgumentParser:
                                    "summarise host CPU at the end")
     r.add_argument("stage", nargs="?", default="boot")
     r.add_argument("--append", default="", help='kernel command line, e.g. "idle=spin"')
-    r.add_argument("--cpus", type=int, default=1)
-    r.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    r.add_argument("--cpus", type=_positive(int), default=1)
+    r.add_argument("--seconds", type=_not_negative, default=None, help="stop after this long (default: Ctrl-C)")
+    r.add_argument("--timeout", type=_positive(float), default=30.0,
+                   help="seconds to wait for 'kit: ready', or for the self-tests to end (default: 30)")
     r.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
-    r.add_argument("--hz", type=float, default=10.0, help="host CPU samples a second")
+    r.add_argument("--hz", type=_positive(float), default=10.0, help="host CPU samples a second")
     r.set_defaults(func=_run)
 
     c = sub.add_parser("calibrate", help="measure this host's floor (cli; hlt) and ceiling (spin)")
-    c.add_argument("--seconds", type=float, default=3.0)
+    c.add_argument("--seconds", type=_positive(float), default=3.0)
     c.set_defaults(func=_calibrate)
 
     m = sub.add_parser("demo", help="lesson 01's experiment, headless: a table and a saved plot")
-    m.add_argument("--seconds", type=float, default=5.0)
+    m.add_argument("--seconds", type=_positive(float), default=5.0)
     m.add_argument("--out", default=None, help="folder for demo.html and demo.json (default: results/)")
     m.set_defaults(func=_demo)
 
@@ -220,6 +288,15 @@ def parser() -> argparse.ArgumentParser:
                        help="a benchmark: a table, and every figure as JSON (kit bench --help lists them)")
     n.set_defaults(func=_bench)
     return p
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every ``with`` stops its VMs
+    and removes their files on the way out, as Ctrl-C does."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,13 +307,25 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = rest
     elif rest:
         p.error(f"unrecognized arguments: {' '.join(rest)}")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.func(args)
     except KitError as e:
-        print(f"kit: {e}", file=sys.stderr)
+        _report(e)
         return 1
+    except Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`kit run | head`): nothing more can be shown;
+        # point stdout at /dev/null so that the flush at exit does not fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -344,6 +344,14 @@ class VM:
             raise GuestTimeout(waited_for, timeout, self.tail())
         raise self._outcome_error(waited_for)
 
+    def outcome_error(self, waited_for: str) -> KitError | None:
+        """The named error of a VM that panicked or ended before ``waited_for``
+        (stopping it), or None while it runs without a panic."""
+        proc = self._proc
+        if proc is None or (proc.console.panic is None and not proc.exited.is_set()):
+            return None
+        return self._outcome_error(waited_for)
+
     def _outcome_error(self, waited_for: str) -> KitError:
         """The named error for a VM that panicked or exited; stops the VM."""
         proc = self._proc

@@ -1,8 +1,14 @@
 """The kit command line, end to end (real builds, real QEMU)."""
 
+import glob
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 import pytest
 
@@ -154,3 +160,122 @@ def test_bench_idle_lateness_orders_the_three_idle_setups(tmp_path):
         assert r["n"] == 2 * 50 and r["p50_us"] <= r["p90_us"] <= r["p99_us"] <= r["max_us"], r
     # a deadline between two ticks waits for the next one: milliseconds, not microseconds
     assert rows["hlt, 100 Hz tick"]["p50_us"] > 10 * rows["hlt, tickless"]["p50_us"], rows
+
+
+# -- how a run ends: every end it did not ask for is named, with a non-zero status
+
+def _kit(*argv: str) -> list[str]:
+    return [sys.executable, "-c", "from kitlib.cli import main; raise SystemExit(main())", *argv]
+
+
+def _after_ready(monkeypatch, act) -> None:
+    """Call ``act(vm)`` on the VM that `kit run` boots, once it is ready."""
+    from kitlib.session import Session
+
+    boot = Session.boot
+
+    def watched(self, *a, **k):
+        vm = boot(self, *a, **k)
+
+        def wait():
+            while vm.running and vm.ready_time is None:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            act(vm)
+        threading.Thread(target=wait, daemon=True).start()
+        return vm
+    monkeypatch.setattr(Session, "boot", watched)
+
+
+def test_run_names_qemu_killed_after_ready(monkeypatch, capsys):
+    _after_ready(monkeypatch, lambda vm: os.kill(vm.pid, signal.SIGKILL))
+    assert main(["run", "boot", "--seconds", "20"]) == 1
+    out, err = capsys.readouterr()
+    assert "QEMU was killed by signal 9" in err, err
+    assert "(cut short)" in out
+    assert (out + err).count("kit: boot boot") == 1      # echoed live, not repeated in the error
+
+
+def test_run_names_a_panic_after_ready(monkeypatch, capsys):
+    # the guest's console line, as the reader thread receives it from QEMU
+    _after_ready(monkeypatch, lambda vm: vm._proc.console.feed(b"kit: panic after ready\n", time.monotonic()))
+    assert main(["run", "boot", "--seconds", "20"]) == 1
+    out, err = capsys.readouterr()
+    assert "guest panic: the guest kernel panicked: after ready" in err, err
+    assert "(cut short)" in out and (out + err).count("kit: boot boot") == 1
+
+
+def test_run_of_the_self_tests_succeeds(capsys):
+    assert main(["run", "idle", "--append", "test", "--timeout", "120"]) == 0
+    out, err = capsys.readouterr()
+    assert "kit: tests passed" in out and ": OK" in out, out + err
+    assert "kit: ready" not in out and err == ""
+
+
+def test_run_ready_timeout_is_an_option(capsys):
+    assert main(["run", "boot", "--append", "crash=hang", "--timeout", "2"]) == 1
+    assert "waited 2 s for 'kit: ready'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--hz", "0"], ["--hz", "-1"], ["--cpus", "0"], ["--timeout", "0"],
+                                    ["--seconds", "-1"], ["--hz", "x"]])
+def test_run_refuses_options_out_of_range(option, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "boot", "--seconds", "1", *option])
+    assert done.value.code == 2 and option[0] in capsys.readouterr().err
+
+
+def test_run_for_no_time_prints_no_nan(capsys):
+    assert main(["run", "boot", "--seconds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out and "no samples" in out
+
+
+def _wait_for(proc: subprocess.Popen, text: str, seen: list[str]) -> None:
+    for line in proc.stdout:
+        seen.append(line)
+        if text in line:
+            return
+    raise AssertionError(f"{text!r} never came: {''.join(seen)}")
+
+
+def _left_behind(pid: int) -> list[str]:
+    return glob.glob(f"/dev/shm/kit-{pid}-*") + glob.glob(os.path.join(tempfile.gettempdir(), f"kit-{pid}-*"))
+
+
+def test_sigterm_stops_the_vm_and_removes_its_files():
+    proc = subprocess.Popen(_kit("run", "boot"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    _wait_for(proc, "kit: ready", seen)
+    assert _left_behind(proc.pid)                        # the VM's RAM and its QMP socket's folder
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert _left_behind(proc.pid) == []
+
+
+@pytest.mark.parametrize("after", [0.0, 0.1, 0.3, 0.6])
+def test_ctrl_c_early_in_a_run_is_no_traceback(after):
+    """Ctrl-C while QEMU starts, the kernel boots, the session begins sampling."""
+    proc = subprocess.Popen(_kit("run", "boot"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _left_behind(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.005)                                # until QEMU's RAM file appears
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "nan" not in out, err
+    assert proc.returncode in (0, 130)
+    assert _left_behind(proc.pid) == []
+
+
+def test_a_closed_pipe_ends_the_run_without_a_traceback():
+    proc = subprocess.Popen(_kit("run", "boot", "--seconds", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    _wait_for(proc, "kit: ready", seen)
+    proc.stdout.close()                                  # `kit run ... | head -3`
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert proc.returncode == 128 + signal.SIGPIPE
