@@ -2,6 +2,7 @@
 
 import glob
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -279,3 +281,33 @@ def test_a_closed_pipe_ends_the_run_without_a_traceback():
     proc.wait(timeout=60)
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert proc.returncode == 128 + signal.SIGPIPE
+
+
+def test_front_door_doctor_reports_what_a_non_root_user_lacks(tmp_path):
+    """`./kit doctor` without QEMU, as a user who cannot install it: set-up says
+    what to install and doctor still runs and reports every check."""
+    venv = Path(sys.prefix)
+    if not (venv / ".kit-installed").is_file():
+        pytest.skip("needs a venv set up by the front door")
+    top = tmp_path / "top"
+    top.mkdir()
+    shutil.copy(root() / "kit", top / "kit")
+    (top / ".venv").symlink_to(venv)                 # set up already (and no pyproject.toml to be newer)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for d in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            if name.startswith("qemu") or name in ("id", "sudo") or (bin_dir / name).exists():
+                continue
+            os.symlink(os.path.join(d, name), bin_dir / name)
+    (bin_dir / "id").write_text("#!/bin/sh\necho 1000\n")       # not root, and no sudo
+    (bin_dir / "id").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("KIT_QEMU", "KIT_ROOT")}
+    env.update(PATH=str(bin_dir), PYTHONPATH=str(root()))
+    done = subprocess.run(["bash", str(top / "kit"), "doctor"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert "sudo apt-get install qemu-system-x86" in done.stderr, done.stderr
+    assert "NO  qemu" in done.stdout and "ok  gcc" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
