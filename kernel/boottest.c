@@ -88,8 +88,9 @@ test_cmdline(void)
 	if (cmdline_arg(&c, "missing") != NULL || cmdline_arg(&c, "b") != NULL)
 		return fail("found a key that is not there");
 
-	// Which keys this stage reads (cmdline.c's keys[]).
-	if (cmdline_parse(&c, "idle=hlt test idel=spin crash=x") != 0 ||
+	// Which keys this stage reads (cmdline.c's keys[]); a loader's
+	// module.param word is let pass.
+	if (cmdline_parse(&c, "virtio_mmio.device=512@0xfeb00e00:12 idle=hlt idel=spin") != 0 ||
 	    !same(cmdline_unknown(&c), "idel"))
 		return fail("the unknown key is '%s', want 'idel'", cmdline_unknown(&c));
 	if (!cmdline_known("app") || cmdline_known("idel") || cmdline_known(""))

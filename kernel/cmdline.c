@@ -5,10 +5,13 @@
 // (the value runs to the end of the word and may contain '=') or a bare
 // flag, which is a key with the empty value.  When a key appears twice the
 // last word wins, so a policy appended to a line overrides an earlier one.
-// QEMU passes -append to a PVH kernel as given, adding no words of its
-// own, so every word is the user's: a key this stage does not read is a
-// panic before "kit: ready", naming the keys it does read, so that a
-// misspelt key (idel=spin) cannot leave a default in force unnoticed.
+// A key this stage does not read is a panic before "kit: ready", naming
+// the keys it does read, so that a misspelt key (idel=spin) cannot leave
+// a default in force unnoticed.  The one exception is a key with a dot,
+// Linux's form for a module's parameter (module.param=value), which a
+// loader may add: QEMU's microvm machine appends virtio_mmio.device=
+// for each virtio-mmio device unless auto-kernel-cmdline=off
+// (hw/i386/microvm.c, microvm_fix_kernel_cmdline).  No kit key has one.
 
 #include "types.h"
 #include "defs.h"
@@ -112,12 +115,22 @@ cmdline_known(const char *key)
 	return k != NULL && k->stage <= KIT_STAGE_LEVEL;
 }
 
+// Whether key has the form module.param, a loader's word (see the top).
+static bool
+dotted(const char *key)
+{
+	for (; *key != '\0'; key++)
+		if (*key == '.')
+			return true;
+	return false;
+}
+
 // The first word of c whose key this stage does not read, or NULL.
 const char *
 cmdline_unknown(const struct cmdline *c)
 {
 	for (int i = 0; i < c->nargs; i++)
-		if (!cmdline_known(c->key[i]))
+		if (!cmdline_known(c->key[i]) && !dotted(c->key[i]))
 			return c->key[i];
 	return NULL;
 }

@@ -52,6 +52,13 @@ def test_a_key_of_a_later_stage_names_the_stage_it_comes_with(boot_image):
                                 "(stage boot reads idle, test, crash or app)")
 
 
+
+def test_a_module_parameter_word_that_a_loader_adds_is_let_pass(boot_image):
+    """QEMU's microvm appends virtio_mmio.device=... words; a dotted key is never the kit's."""
+    with kitlib.VM(boot_image, append="virtio_mmio.device=512@0xfeb00e00:12 idle=hlt") as vm:
+        vm.wait_ready(timeout=20)
+
+
 # -- README.md's table of command-line options against the kernel's keys (kernel/cmdline.c)
 
 STAGES = ["boot", "cores", "spinlocks", "sched", "idle", "poll"]
