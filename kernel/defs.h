@@ -36,6 +36,9 @@ struct cmdline {
 
 int          cmdline_parse(struct cmdline *c, const char *s);
 const char  *cmdline_arg(const struct cmdline *c, const char *key);
+bool         cmdline_known(const char *key);
+const char  *cmdline_unknown(const struct cmdline *c);
+char        *cmdline_keys(char *buf, size_t size);
 void         cmdline_init(const char *s);
 const char  *cmdline_get(const char *key);
 bool         cmdline_has(const char *flag);

@@ -148,3 +148,15 @@ def test_a_comparison_shows_every_setup_and_is_valid_json():
     data = json.loads(json.dumps(runs.to_dict()))      # NaN became null
     assert data["results"][1]["p50_us"] is None
     assert len(runs.figure().data) == 4                 # p50, p90, p99, max
+
+
+@requires_qemu
+def test_percentiles_of_known_arrays_are_the_nearest_ranks(idle):
+    """The guest's percentile self-test: 1..100 gives p50 50, p90 90, p99 99, and edge cases.
+
+    The lateness and reaction lines print these percentiles; nothing else
+    checks their values.
+    """
+    with kitlib.VM(idle, cpus=1, append="test", boot_timeout=120) as vm:
+        vm.wait_exit(timeout=120)
+    assert protocol.test_results(vm.console).get("percentile", "missing") is None, vm.tail()

@@ -165,3 +165,15 @@ def test_a_prodcons_line_counts_what_the_consumer_missed():
 def test_a_consumer_that_saw_nothing_has_no_percentiles():
     r = Latency.parse("toro", "prodcons: poll=toro sent=200 seen=0 min=- p50=- p90=- p99=- max=- ns")
     assert r.n == 0 and r.missed == 200 and math.isnan(r.p50_us) and math.isnan(r.max_us)
+
+
+@requires_qemu
+def test_an_unknown_key_lists_every_key_of_the_last_stage(poll):
+    """A misspelt app option (perod=) is a panic before ready, not a default period."""
+    with kitlib.VM(poll, cpus=1, append=f"app=prodcons poll=wait perod=100 {SMALL}") as vm:
+        with pytest.raises(kitlib.GuestPanic) as err:
+            vm.wait_ready(timeout=30)
+    assert err.value.reason == (
+        "unknown key 'perod' (stage poll reads idle, test, crash, app, pause, lock, ms, tick, "
+        "sleep, sleeps, poll, period, n, start, grace or haltpoll)")
+    assert protocol.READY not in vm.console

@@ -90,3 +90,16 @@ def test_lock_result_sums_throughput_and_spins_per_acquisition():
     assert r.throughput == 400.0
     assert r.spins_per_acquisition == 5.0
     assert r.fairness == pytest.approx(jain([100, 300]))
+
+
+@requires_qemu
+@pytest.mark.parametrize("cpus", [4, 6])
+def test_ticket_lock_lets_cpus_in_in_the_order_they_took_tickets(spinlocks, cpus):
+    """The guest's ticketorder self-test: CPUs that took tickets in a known order enter in it.
+
+    Test-and-set or test-and-test-and-set in the ticket lock's place fails it
+    (whichever waiter's xchg lands first enters), while the counting test passes.
+    """
+    with kitlib.VM(spinlocks, cpus=cpus, append="test", boot_timeout=120) as vm:
+        vm.wait_exit(timeout=120)
+    assert protocol.test_results(vm.console).get("ticketorder", "missing") is None, vm.tail()
