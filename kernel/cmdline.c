@@ -47,8 +47,6 @@ static const struct key {
 };
 #define NKEY ((int)(sizeof keys / sizeof keys[0]))
 
-static const char *const stagenames[] = STAGE_NAMES;
-#define NSTAGE ((int)(sizeof stagenames / sizeof stagenames[0]))
 
 static bool
 blank(char c)
@@ -162,7 +160,7 @@ cmdline_init(const char *s)
 	const struct key *k = findkey(bad);
 	if (k != NULL)
 		panic("key '%s' comes with stage %s, this is stage %s (stage %s reads %s)", bad,
-		    k->stage < NSTAGE ? stagenames[k->stage] : "?", KIT_STAGE_NAME,
+		    stage_name(k->stage), KIT_STAGE_NAME,
 		    KIT_STAGE_NAME, cmdline_keys(list, sizeof list));
 	panic("unknown key '%s' (stage %s reads %s)", bad, KIT_STAGE_NAME,
 	    cmdline_keys(list, sizeof list));

@@ -81,6 +81,7 @@ void lapic_timer_stop(void);
 
 // main.c
 _Noreturn void kmain(struct hvm_start_info *si);
+const char    *stage_name(int level);
 
 // panic.c
 #define KIT_EXIT_SUCCESS 0x10   // QEMU exits with status 33
