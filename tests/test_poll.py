@@ -7,7 +7,6 @@ long the host took: QEMU here is TCG on a small shared host.
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
