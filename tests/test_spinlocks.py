@@ -100,7 +100,7 @@ def test_a_ticket_waiter_waits_out_the_other_critical_section(spins):
     2 vCPUs with pause: ticket 1 to 11, ttas 0.1 to 0.3 spins/acquisition).
     Jain's index cannot tell them apart on 2 vCPUs (both 0.998 to 1.0); the
     order itself is the spin-lock self-test's to check."""
-    assert spins["ticket", 1] > 3 * spins["ttas", 1], spins
+    assert spins["ticket", 1] > 2 * spins["ttas", 1], spins
 
 
 # Fairness and throughput arithmetic on synthetic rates, without QEMU.
