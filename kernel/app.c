@@ -44,8 +44,6 @@ static const struct app apps[] = {
 };
 #define NAPP ((int)(sizeof apps / sizeof apps[0]))
 
-static const char *const stagenames[] = STAGE_NAMES;
-#define NSTAGE ((int)(sizeof stagenames / sizeof stagenames[0]))
 
 static const struct app *chosen;        // app=, once app_init() took it
 
@@ -80,7 +78,7 @@ app_init(void)
 			continue;
 		if (a->stage > KIT_STAGE_LEVEL)
 			panic("app %s comes with stage %s, this is stage %s (%s)", name,
-			    a->stage < NSTAGE ? stagenames[a->stage] : "?", KIT_STAGE_NAME,
+			    stage_name(a->stage), KIT_STAGE_NAME,
 			    ours(list, sizeof list));
 		if (a->init == NULL || a->start == NULL)
 			panic("app %s: its file is not in stage %s's list (kernel/Makefile)",

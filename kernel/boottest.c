@@ -88,8 +88,20 @@ test_cmdline(void)
 	if (cmdline_arg(&c, "missing") != NULL || cmdline_arg(&c, "b") != NULL)
 		return fail("found a key that is not there");
 
+	// Which keys this stage reads (cmdline.c's keys[]); a loader's
+	// module.param word is let pass.
+	if (cmdline_parse(&c, "virtio_mmio.device=512@0xfeb00e00:12 idle=hlt idel=spin") != 0 ||
+	    !same(cmdline_unknown(&c), "idel"))
+		return fail("the unknown key is '%s', want 'idel'", cmdline_unknown(&c));
+	if (!cmdline_known("app") || cmdline_known("idel") || cmdline_known(""))
+		return fail("app unknown, or idel or the empty key known");
+	if (cmdline_known("haltpoll") != (KIT_STAGE_LEVEL >= STAGE_POLL))
+		return fail("haltpoll known in stage %s: %d", KIT_STAGE_NAME, cmdline_known("haltpoll"));
+
 	if (cmdline_parse(&c, "") != 0 || c.nargs != 0)
 		return fail("empty line");
+	if (cmdline_unknown(&c) != NULL)
+		return fail("an empty line has an unknown key");
 	memset(big, 'x', CMDLINE_MAX);
 	if (cmdline_parse(&c, big) != -1)
 		return fail("accepted %d bytes", CMDLINE_MAX);

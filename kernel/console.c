@@ -8,10 +8,15 @@
 //
 // Each command is answered by lines that start with its name and a
 // colon, a bad argument by "<name>: bad ..." (kitlib's VM.command()
-// raises on it), and a line that is no command by "console: unknown
-// command ...".
+// raises on it), a line that is no command by "console: unknown
+// command ...", and a line of more than LINEMAX - 1 bytes by "console:
+// line too long ...": it is refused whole, never cut and run.
 // Nothing is echoed: the host reads the console's lines and matches
-// each reply.
+// each reply.  A line may start with a tag, "@<digits> ": the command
+// after it runs as usual and every line of its answer starts with the
+// same tag, so a program that types commands (kitlib's VM.command())
+// tells its own answer from any other line; a person typing leaves the
+// tag out and reads untagged answers.
 // A mistake is answered, never a panic: the host may type anything.
 //
 // A line's way in: COM1 raises ISA IRQ 4 when a byte arrives (uart.c),
@@ -37,20 +42,32 @@
 #include "x86.h"
 
 #define COM1_IRQ 4              // the PC's ISA IRQ of COM1
-#define LINEMAX  64             // bytes a line, with the NUL; the rest is cut off
+#define LINEMAX  64             // bytes of a command, with the NUL; longer is refused
+#define TAGMAX   12             // "@<at most 9 digits> ", with the NUL
+#define TYPEDMAX (TAGMAX + LINEMAX)     // a typed line: a tag, then a command
 #define NLINE    4              // lines typed and not yet run
 
 static struct thread *con;      // the console thread, once it exists
 u32 console_gsi;                // the GSI of COM1's IRQ; routed only if machine.ioapic
 
+// A line as typed; long: more bytes came than s holds, and were dropped.
+struct typed {
+	char s[TYPEDMAX];
+	bool long_;
+};
+
 // The line queue: lines [nrun, ntyped) are complete and wait for the
 // thread, at line[n % NLINE]; the handler writes ntyped and cur, the
 // thread nrun.
-static char line[NLINE][LINEMAX];
+static struct typed line[NLINE];
 static u32 ntyped, nrun;
-static char cur[LINEMAX];       // the line being typed
+static struct typed cur;        // the line being typed
 static int ncur;
 static u32 dropped;             // complete lines lost to a full queue
+
+// The tag of the line the console thread runs ("" if it had none): every
+// line of its answer starts with it.  Only the console thread uses it.
+static char tag[TAGMAX];
 
 static char idle_help[64];      // the idle command's help: console_init() writes it
 
@@ -73,7 +90,8 @@ console_init(void)
 // next interrupt needs the UART's line to fall first, which it does once
 // the receiver is empty (uart.c).  '\r' or '\n' ends a line (a terminal
 // sends either); an empty line is dropped, so "\r\n" is one end.
-// Backspace and DEL erase, other control bytes become '?'.
+// Backspace and DEL erase, other control bytes become '?'.  A line
+// longer than cur holds keeps its start (the tag) and is marked long.
 void
 console_intr(void)
 {
@@ -84,24 +102,44 @@ console_intr(void)
 		if (c == '\r' || c == '\n') {
 			if (ncur == 0)
 				continue;
-			cur[ncur] = '\0';
+			cur.s[ncur] = '\0';
 			ncur = 0;
 			if (ntyped - nrun == NLINE) {
 				dropped++;
-				continue;
+			} else {
+				line[ntyped % NLINE] = cur;
+				ntyped++;
+				woke = true;
 			}
-			memcpy(line[ntyped % NLINE], cur, LINEMAX);
-			ntyped++;
-			woke = true;
+			cur.long_ = false;
 		} else if (c == '\b' || c == 0x7f) {
-			if (ncur > 0)
+			if (ncur > 0 && !cur.long_)
 				ncur--;
-		} else if (ncur < LINEMAX - 1) {
-			cur[ncur++] = c >= ' ' && c < 0x7f ? c : '?';
+		} else if (ncur < TYPEDMAX - 1) {
+			cur.s[ncur++] = c >= ' ' && c < 0x7f ? c : '?';
+		} else {
+			cur.long_ = true;
 		}
 	}
 	if (woke && con != NULL)
 		unpark(con);            // a thread of this core: made ready here (thread.c)
+}
+
+// Every line of an answer: one kprintf (lines of CPUs never mix), the
+// running command's tag first.
+static void
+reply(const char *fmt, ...) printflike(1, 2);
+
+static void
+reply(const char *fmt, ...)
+{
+	char s[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(s, sizeof s, fmt, ap);
+	va_end(ap);
+	kprintf("%s%s\n", tag, s);
 }
 
 // CPU c's record, its halt groups read whole (stats.h: retry while seq
@@ -122,8 +160,8 @@ stats_line(int c)
 	u64 now = rdtsc();
 	if (since != 0 && now > since)
 		halted += now - since;
-	kprintf("stats: cpu %d halts=%lu halted_ms=%lu ctx_switches=%lu timer_irqs=%lu "
-	    "ipis_sent=%lu ipis_received=%lu wakeups=%lu\n",
+	reply("stats: cpu %d halts=%lu halted_ms=%lu ctx_switches=%lu timer_irqs=%lu "
+	    "ipis_sent=%lu ipis_received=%lu wakeups=%lu",
 	    c, halts, halted * 1000 / kit_stats.tsc_hz, s->ctx_switches, s->timer_irqs,
 	    s->ipis_sent, s->ipis_received, s->wakeups);
 }
@@ -136,28 +174,28 @@ cmd_idle(const char *arg)
 	int p = *arg != '\0' ? idle_policy_find(arg) : -1;
 
 	if (*arg != '\0' && p < 0) {
-		kprintf("idle: bad policy '%s' (%s)\n", arg,
+		reply("idle: bad policy '%s' (%s)", arg,
 		    idle_policy_names(list, sizeof list, "idle "));
 		return;
 	}
 	if (p >= 0)
 		idle_set(p);
-	kprintf("idle: %s\n", idle_policy_name(sched_policy));
+	reply("idle: %s", idle_policy_name(sched_policy));
 }
 
 static void
 cmd_tick(const char *arg)
 {
 	if (*arg != '\0' && timer_set(arg) < 0) {
-		kprintf("tick: bad rate '%s' (tick <Hz> from 1 to %d, or tick none)\n",
+		reply("tick: bad rate '%s' (tick <Hz> from 1 to %d, or tick none)",
 		    arg, TICK_MAX_HZ);
 		return;
 	}
 	u64 hz = timer_hz();
 	if (hz != 0)
-		kprintf("tick: %lu Hz\n", hz);
+		reply("tick: %lu Hz", hz);
 	else
-		kprintf("tick: none\n");
+		reply("tick: none");
 }
 
 static void
@@ -166,7 +204,7 @@ cmd_stats(const char *arg)
 	(void)arg;
 	for (int c = 0; c < ncpu; c++)
 		stats_line(c);
-	kprintf("stats: end\n");
+	reply("stats: end");
 }
 
 static void cmd_help(const char *arg);
@@ -187,11 +225,38 @@ static const struct command {
 };
 #define NCOMMAND (sizeof commands / sizeof commands[0])
 
-// Run one line: its first word names the command, the rest (arg, "" if
-// none) is its argument.  A command with no argument says its setting.
-static void
-command(char *s)
+// Take the tag "@<digits> " off the front of s into tag; return the
+// rest.  A line with no tag, or with more digits than a tag holds, is
+// all command (and an unknown one if it starts with '@').
+static char *
+untag(char *s)
 {
+	int n = 1;
+
+	tag[0] = '\0';
+	if (s[0] != '@')
+		return s;
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 1 || s[n] != ' ' || n + 2 > TAGMAX)
+		return s;
+	memcpy(tag, s, n + 1);
+	tag[n + 1] = '\0';
+	return s + n + 1;
+}
+
+// Run one line: its tag aside, its first word names the command, the
+// rest (arg, "" if none) is its argument.  A command with no argument
+// says its setting.  A line too long for LINEMAX is refused whole.
+static void
+command(struct typed *t)
+{
+	char *s = untag(t->s);
+
+	if (t->long_ || strlen(s) > LINEMAX - 1) {
+		reply("console: line too long (at most %d bytes), not run", LINEMAX - 1);
+		return;
+	}
 	while (*s == ' ' || *s == '\t')
 		s++;
 	char *arg = s, *end = s + strlen(s), *cut = NULL;
@@ -213,7 +278,7 @@ command(char *s)
 		}
 	if (cut != NULL && *arg != '\0')
 		*cut = ' ';                     // the line as typed, for the reply
-	kprintf("console: unknown command '%s' (try help)\n", s);
+	reply("console: unknown command '%s' (try help)", s);
 }
 // >>console-command
 
@@ -228,7 +293,7 @@ cmd_help(const char *arg)
 		if (commands[i].help != NULL)
 			n += ksnprintf(line + n, sizeof line - n, "%s%s", n == 0 ? "" : ", ",
 			    commands[i].help);
-	kprintf("help: %s\n", line);
+	reply("help: %s", line);
 }
 
 // The console thread: run each line typed, then park until the handler
@@ -242,10 +307,9 @@ console(void *arg)
 	(void)arg;
 	for (;;) {
 		while (nrun != ntyped) {
-			char s[LINEMAX];
-			memcpy(s, line[nrun % NLINE], LINEMAX);
+			struct typed t = line[nrun % NLINE];
 			nrun++;
-			command(s);
+			command(&t);
 		}
 		if (dropped != 0) {
 			kprintf("console: %u lines dropped (type one at a time)\n", dropped);

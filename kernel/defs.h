@@ -36,6 +36,9 @@ struct cmdline {
 
 int          cmdline_parse(struct cmdline *c, const char *s);
 const char  *cmdline_arg(const struct cmdline *c, const char *key);
+bool         cmdline_known(const char *key);
+const char  *cmdline_unknown(const struct cmdline *c);
+char        *cmdline_keys(char *buf, size_t size);
 void         cmdline_init(const char *s);
 const char  *cmdline_get(const char *key);
 bool         cmdline_has(const char *flag);
@@ -78,6 +81,7 @@ void lapic_timer_stop(void);
 
 // main.c
 _Noreturn void kmain(struct hvm_start_info *si);
+const char    *stage_name(int level);
 
 // panic.c
 #define KIT_EXIT_SUCCESS 0x10   // QEMU exits with status 33

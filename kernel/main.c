@@ -18,6 +18,17 @@
 #error "KIT_STAGE_NAME or KIT_STAGE_LEVEL is undefined: build with kernel/Makefile"
 #endif
 
+// The name of the stage numbered level (stage.h), for messages.
+const char *
+stage_name(int level)
+{
+	static const char *const names[] = STAGE_NAMES;
+
+	if (level < 1 || level >= (int)(sizeof names / sizeof names[0]))
+		return "?";
+	return names[level];
+}
+
 // <<kmain
 void
 kmain(struct hvm_start_info *si)

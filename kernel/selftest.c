@@ -43,12 +43,14 @@ fail(const char *fmt, ...)
 	X(percpu,     STAGE_CORES)                                      \
 	X(stacks,     STAGE_CORES)                                      \
 	X(spinlock,   STAGE_SPINLOCKS)  /* spinlockstest.c: onall(), so before yield */ \
+	X(ticketorder, STAGE_SPINLOCKS)                                 \
 	X(yield,      STAGE_SCHED)      /* schedtest.c: starts the schedulers */ \
 	X(sleep,      STAGE_SCHED)                                      \
 	X(remote,     STAGE_SCHED)                                      \
 	X(pingpong,   STAGE_SCHED)                                      \
 	X(ioapic,     STAGE_IDLE)       /* idletest.c */                \
 	X(console,    STAGE_IDLE)                                       \
+	X(percentile, STAGE_IDLE)                                       \
 	X(pollvar,    STAGE_POLL)       /* polltest.c */                \
 	X(toropoll,   STAGE_POLL)
 

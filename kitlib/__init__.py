@@ -2,7 +2,8 @@
 
 The core, which imports no plotting or widget library: ``build``/``probe``
 make kernel images, ``VM`` boots one (console, outcomes, QMP, guest stats,
-devices), ``Sampler`` measures host CPU per vCPU thread beside the guest's
+devices; ``running()`` lists this process's live VMs, ``stop_all()`` stops
+them), ``Sampler`` measures host CPU per vCPU thread beside the guest's
 own view, ``protocol`` reads the lines the guest prints, ``Session``
 measures VMs through named phases, and every failure is a named
 ``KitError``.  On it, one module a lesson: ``calibrate`` (the host's floor
@@ -47,7 +48,7 @@ from .results import Experiment, PhaseResult
 from .session import Session
 from .source import show
 from .spinlocks import LockComparison, LockResult, compare_locks, jain
-from .vm import VM, clean_stale
+from .vm import VM, clean_stale, running, stop_all
 
 # Views: a name here is imported from its module on first use (PEP 562).
 _VIEWS = {"LivePlot": "plot", "IdlePanel": "controls", "ConsolePanel": "controls"}
@@ -74,7 +75,7 @@ __all__ = [
     "root", "build_dir",
     "command_line", "find_qemu", "kvm_usable", "qemu_version", "resolve_accel",
     "QMP", "QMPError",
-    "VM", "clean_stale", "protocol", "Session",
+    "VM", "clean_stale", "running", "stop_all", "protocol", "Session",
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
@@ -84,3 +85,4 @@ __all__ = [
 from . import notebook as _notebook
 
 _notebook.install()
+_notebook.track_cells()

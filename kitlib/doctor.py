@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 
-from .errors import KitError
+from .errors import QEMU_INSTALL_HINT, KitError
+from .process import shm_free_mb
+
+SHM_NEED_MB = 64            # VM's default memory_mb: its RAM file in /dev/shm
 
 
 @dataclass(frozen=True)
@@ -38,26 +42,58 @@ def _tool(name: str, command: str, package: str) -> Check:
     return Check(name, True, _version([command, "--version"]))
 
 
+# `qemu-system-x86_64 --version` begins so (QEMU's own vl.c: "QEMU emulator version ...").
+_QEMU_VERSION = re.compile(r"^QEMU emulator version (\S+)", re.M)
+
+
+def _qemu(qemu: str) -> Check:
+    """QEMU must run and answer ``--version`` as QEMU does, not merely exist."""
+    try:
+        done = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return Check("qemu", False, f"{qemu} does not run ({e})", QEMU_HINT)
+    m = _QEMU_VERSION.search(done.stdout)
+    if done.returncode != 0 or m is None:
+        said = (done.stdout + done.stderr).strip().splitlines()
+        return Check("qemu", False, f"{qemu} --version exited with status {done.returncode} and said "
+                     f"{said[0][:80]!r}" if said else f"{qemu} --version exited with status "
+                     f"{done.returncode} and said nothing: not QEMU", QEMU_HINT)
+    return Check("qemu", True, f"{done.stdout.splitlines()[0]} ({qemu})")
+
+
+QEMU_HINT = (f"KIT_QEMU must name qemu-system-x86_64, or be unset; install QEMU with: {QEMU_INSTALL_HINT}")
+
+
+def _shm(need_mb: int = SHM_NEED_MB) -> Check:
+    """Guest RAM is a file in /dev/shm: it must be writable and have room for a VM's RAM."""
+    try:
+        with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="kit-doctor-"):
+            pass
+    except OSError as e:
+        return Check("/dev/shm", False, str(e), "the guest-stats view needs a writable /dev/shm (tmpfs)")
+    free = shm_free_mb()
+    if free < need_mb:
+        return Check("/dev/shm", False, f"writable, but {free:.0f} MiB free: a VM of the default size needs "
+                     f"{need_mb} MiB there (a guest touching RAM that does not fit dies of SIGBUS)",
+                     "remove old files from /dev/shm (ls -la /dev/shm), or give VMs less memory_mb")
+    return Check("/dev/shm", True, f"writable, {free:.0f} MiB free (a VM of the default size needs "
+                 f"{need_mb} MiB: the guest's RAM is shared through it)")
+
+
 def checks() -> list[Check]:
     """Each piece the kit needs, found or not, with a hint for what is missing."""
     from .qemu import find_qemu, kvm_usable
 
     out = []
     try:
-        qemu = find_qemu()
-        out.append(Check("qemu", True, f"{_version([qemu, '--version'])} ({qemu})"))
+        out.append(_qemu(find_qemu()))
     except KitError as e:
         out.append(Check("qemu", False, "qemu-system-x86_64 not found", str(e)))
     out.append(_tool("gcc", "gcc", "gcc"))
     out.append(_tool("ld", "ld", "binutils"))
     out.append(_tool("make", "make", "make"))
-
-    try:
-        with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="kit-doctor-"):
-            pass
-        out.append(Check("/dev/shm", True, "writable (the guest's RAM is shared through it)"))
-    except OSError as e:
-        out.append(Check("/dev/shm", False, str(e), "the guest-stats view needs a writable /dev/shm (tmpfs)"))
+    out.append(_shm())
 
     if kvm_usable():
         out.append(Check("kvm", True, "/dev/kvm is usable (opt in with KIT_ACCEL=kvm; TCG is the default)",

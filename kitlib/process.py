@@ -43,7 +43,7 @@ from .guest import StatsBlock
 from .protocol import PANIC, READY
 from .qmp import QMP
 
-__all__ = ["QemuProcess", "Console", "clean_stale"]
+__all__ = ["QemuProcess", "Console", "clean_stale", "shm_dir", "shm_free_mb"]
 
 T = TypeVar("T")
 
@@ -98,7 +98,13 @@ _spawner = _Spawner()
 
 
 def _child_setup(log_path: str, parent_pid: int) -> None:
-    """Runs in the forked child, before exec: stderr to a log, PDEATHSIG, no ONLCR."""
+    """Runs in the forked child, before exec: stderr to a log, PDEATHSIG, a raw pty.
+
+    Raw both ways (termios(3)): no ONLCR, so the guest's "\\n" stays "\\n";
+    and, before QEMU sets its own modes, no ISIG (0x03, 0x1a, 0x1c would be
+    signals to QEMU), no ICANON or IEXTEN (0x04, 0x15, 0x16, 0x17, 0x7f would
+    be line editing), no IXON (0x11, 0x13 would be flow control) and no
+    ICRNL: every byte typed reaches the guest's UART as it was sent."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
@@ -106,8 +112,22 @@ def _child_setup(log_path: str, parent_pid: int) -> None:
     if os.getppid() != parent_pid:      # the parent died before prctl took effect
         os._exit(1)
     attrs = termios.tcgetattr(1)
+    attrs[0] &= ~(termios.IXON | termios.IXOFF | termios.ICRNL | termios.INLCR | termios.IGNCR
+                  | termios.ISTRIP | termios.BRKINT)
     attrs[1] &= ~termios.ONLCR          # guest "\n" stays "\n" (no pty "\r\n")
+    attrs[3] &= ~(termios.ISIG | termios.ICANON | termios.IEXTEN | termios.ECHO)
+    attrs[6][termios.VMIN], attrs[6][termios.VTIME] = 1, 0
     termios.tcsetattr(1, termios.TCSANOW, attrs)
+
+
+def shm_dir() -> Path:
+    """Where guest RAM files go: /dev/shm, or the temp directory where there is none."""
+    return SHM_DIR if SHM_DIR.is_dir() else Path(tempfile.gettempdir())
+
+
+def shm_free_mb() -> float:
+    """Free space where guest RAM files go, in MiB."""
+    return shutil.disk_usage(shm_dir()).free / (1 << 20)
 
 
 def _pid_alive(pid: int) -> bool:

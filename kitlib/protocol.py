@@ -20,6 +20,7 @@ from dataclasses import dataclass
 __all__ = [
     "IDLE_POLICIES", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
     "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer_pattern", "answer",
+    "CONSOLE_LINE_MAX", "ANSWER_ENDS", "tagged", "tagged_answer_pattern", "stats_answer",
     "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",
     "RANKS", "Percentiles", "percentiles", "ProdconsStart", "prodcons_start",
     "LOCKS_SUMMARY", "LocksSummary", "locks_summary", "woke_late_us",
@@ -102,8 +103,35 @@ def answer_pattern(command: str) -> re.Pattern[str]:
 
 
 def answer(match: re.Match[str]) -> Answer:
-    """The Answer in a match of :func:`answer_pattern`."""
+    """The Answer in a match of :func:`answer_pattern` or :func:`tagged_answer_pattern`."""
     return Answer(match.group(1), match.group(2))
+
+
+# A command is at most this many bytes (kernel/console.c LINEMAX, less its NUL);
+# a longer line is refused whole: `console: line too long (at most 63 bytes), not run`.
+CONSOLE_LINE_MAX = 63
+
+# Commands whose answer is several lines, and the line that ends it; every
+# other command answers one line.  An answer from `console` is always one line.
+ANSWER_ENDS = {"stats": STATS_END}
+
+
+def tagged(tag: int, command: str) -> str:
+    """The line that types ``command`` under ``tag``: ``@<tag> <command>``.
+
+    console.c runs the command as if typed bare and starts every line of its
+    answer with the same ``@<tag> ``; a tag is 1 to 9 digits."""
+    if not 0 <= tag < 10**9:
+        raise ValueError(f"a console tag has 1 to 9 digits, not {tag}")
+    return f"@{tag} {command}"
+
+
+def tagged_answer_pattern(tag: int, command: str) -> re.Pattern[str]:
+    """One line of the answer to ``tagged(tag, command)``, tag taken off.
+
+    Groups: who, said, as :func:`answer_pattern`."""
+    word = command.split()[0]
+    return re.compile(rf"^@{tag} ({re.escape(word)}|console): ([^\n]*)\n", re.M)
 
 
 # -- `stats`: `stats: cpu <n> halts=.. halted_ms=.. ...`, one line a CPU, then `stats: end`
@@ -114,6 +142,11 @@ STATS_LINE = re.compile(r"^stats: cpu (\d+) (\w+=[^\n]*)\n", re.M)
 def stats_lines(text: str) -> dict[int, dict[str, int]]:
     """CPU -> its counters, from the ``stats`` command's lines in ``text``."""
     return {int(cpu): {k: int(v) for k, v in fields(rest).items()} for cpu, rest in STATS_LINE.findall(text)}
+
+
+def stats_answer(said: str) -> dict[int, dict[str, int]]:
+    """CPU -> its counters, from what ``VM.command("stats")`` returned (whole lines)."""
+    return stats_lines(said + "\n")
 
 
 # -- percentile lines (kernel/percentile.c): `<head> min=.. p50=.. p90=.. p99=.. max=.. ns`,

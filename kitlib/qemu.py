@@ -3,7 +3,9 @@
 The command line: guest RAM in a shared file under /dev/shm (so the host
 can read the guest's stats block without waking it), named vCPU threads
 (``-name ...,debug-threads=on``), a QMP socket, the serial console on stdio
-and the isa-debug-exit device (a guest's write of v ends QEMU with status
+with the terminal's signal keys off (``-chardev stdio,signal=off``: without
+it QEMU keeps ISIG, and a 0x03 or 0x1c typed to the guest would be SIGINT or
+SIGQUIT to QEMU; QEMU's documentation of ``-chardev stdio``) and the isa-debug-exit device (a guest's write of v ends QEMU with status
 (v << 1) | 1).  TCG is the default: under nested virtualisation /dev/kvm
 works, but its timings are erratic.  Devices and their back-ends are added
 as QEMU's own Python ``QEMUMachine`` does: ``-device <value>`` a device, and
@@ -28,6 +30,7 @@ __all__ = ["find_qemu", "qemu_version", "kvm_usable", "resolve_accel", "command_
 QEMU_BINARY = "qemu-system-x86_64"
 EXIT_SUCCESS = 33   # guest wrote 0x10 to isa-debug-exit: (0x10 << 1) | 1
 EXIT_FAILURE = 35   # guest wrote 0x11
+CONSOLE_ID = "kitcon"   # the serial console's character device
 _KVM_GET_API_VERSION = 0xAE00
 _KVM_API_VERSION = 12
 
@@ -148,7 +151,8 @@ def command_line(
         "-machine", "memory-backend=ram",
         "-name", f"{name},debug-threads=on",
         "-qmp", f"unix:{qmp_path},server=on,wait=off",
-        "-serial", "stdio",
+        "-chardev", f"stdio,id={CONSOLE_ID},signal=off",
+        "-serial", f"chardev:{CONSOLE_ID}",
         "-display", "none",
         "-monitor", "none",
         "-no-reboot",

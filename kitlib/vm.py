@@ -15,6 +15,7 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 import weakref
@@ -32,17 +33,49 @@ from .errors import (
     TripleFault,
 )
 from .guest import StatsBlock, StatsSnapshot
-from .process import PREFIX, QemuProcess, clean_stale
-from .protocol import READY, answer, answer_pattern
+from .process import PREFIX, QemuProcess, clean_stale, shm_dir, shm_free_mb
+from .protocol import ANSWER_ENDS, CONSOLE_LINE_MAX, READY, answer, tagged, tagged_answer_pattern
 from .qmp import QMP
 
-__all__ = ["VM", "clean_stale"]
+__all__ = ["VM", "clean_stale", "running", "stop_all",
+           "CPUS_MAX", "CMDLINE_MAX", "CMDLINE_WORDS", "MEMORY_MB_MIN", "MEMORY_MB_MAX", "NAME_MAX"]
 
 T = TypeVar("T")
 
 WAITED_FOR_READY = f"'{READY}' on the serial console"
 PANIC_GRACE = 2.0           # seconds QEMU gets to exit after a panic line
 _counter = itertools.count(1)
+
+# What the kernel can take, checked before QEMU starts (a kernel given more
+# fails in ways that do not name the cause).
+CPUS_MAX = 16               # kernel/stats.h NCPU_MAX: the kernel brings up at most this many
+CMDLINE_MAX = 1023          # kernel/defs.h CMDLINE_MAX, less the NUL: bytes of the command line
+CMDLINE_WORDS = 64          # kernel/defs.h CMDLINE_ARGS: words of the command line
+# Measured: with 16 vCPUs every stage boots in 5 MiB; in 4 MiB, from stage sched
+# on, the ACPI tables QEMU writes at the top of RAM land on the kernel's image.
+MEMORY_MB_MIN = 5
+MEMORY_MB_MAX = 4096        # kernel/mmu.h IDMAP_END: the kernel maps the first 4 GiB only
+NAME_MAX = 40               # a name is in a socket path, whose limit is 107 bytes (unix(7))
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+# The VMs of this process from start() until stopped (running(), stop_all()).
+_live: "weakref.WeakSet[VM]" = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def running() -> list["VM"]:
+    """The VMs this process started and has not stopped, oldest first."""
+    with _live_lock:
+        vms = [vm for vm in _live if vm._proc is not None and not vm._proc.cleaned]
+    return sorted(vms, key=lambda vm: vm.spawn_time or 0.0)
+
+
+def stop_all() -> int:
+    """Stop every VM of this process (see running()); return how many there were."""
+    vms = running()
+    for vm in vms:
+        vm.stop()
+    return len(vms)
 
 
 class VM:
@@ -87,14 +120,14 @@ class VM:
         args: Sequence[str] = (),
     ):
         self.image = image if isinstance(image, Image) else Image.from_path(image)
-        self.cpus = int(cpus)
-        self.memory_mb = int(memory_mb)
-        self.append = append
+        self.cpus = _check_cpus(cpus)
+        self.memory_mb = _check_memory(memory_mb)
+        self.append = _check_append(append)
         self.machine = machine
         self.boot_timeout = float(boot_timeout)
         self.qemu = _qemu.find_qemu()
         self.accel = _qemu.resolve_accel(accel)
-        self.name = name or f"{PREFIX}{os.getpid()}-{next(_counter)}"
+        self.name = _check_name(name) if name is not None else f"{PREFIX}{os.getpid()}-{next(_counter)}"
         self.echo = echo
         self.devices: list[str] = []
         self.args: list[str] = []
@@ -105,6 +138,8 @@ class VM:
         self._cursor = 0
         self._vcpus: dict[int, int] | None = None
         self._qmp_lock = threading.Lock()
+        self._command_lock = threading.Lock()   # one command on the console at a time
+        self._tags = itertools.count(1)
         self.before = ""                # console text between the last match and the one before
         self.match: re.Match | str | None = None
 
@@ -135,6 +170,21 @@ class VM:
             return self
         self.image.check_fresh()
         clean_stale()
+        with _live_lock:
+            twin = next((vm for vm in _live if vm.name == self.name and vm is not self
+                         and vm._proc is not None and not vm._proc.cleaned), None)
+            if twin is not None:
+                raise KitError(f"a VM named {self.name!r} is running in this process ({twin!r}); "
+                               "give this one another name, or stop that one first")
+            _live.add(self)
+        try:
+            return self._spawn()
+        except BaseException:
+            with _live_lock:
+                _live.discard(self)
+            raise
+
+    def _spawn(self) -> "VM":
         proc = QemuProcess(self.name, self.echo)
         argv = _qemu.command_line(
             self.image.path, name=self.name, shm_path=proc.shm_path, qmp_path=proc.qmp_path,
@@ -159,6 +209,8 @@ class VM:
         """Stop QEMU (QMP quit, SIGTERM, SIGKILL), reap it, remove its files.  Idempotent."""
         if self._proc is not None:
             self._proc.stop()
+        with _live_lock:
+            _live.discard(self)
 
     close = stop
 
@@ -232,21 +284,51 @@ class VM:
         self.send(text + "\n")
 
     def command(self, line: str, timeout: float = 10.0) -> str:
-        """Type a console command (from stage idle on) and return the guest's answer.
+        """Type a console command (from stage idle on) and return the guest's whole answer.
 
-        The kernel answers each command with one line that starts with the
-        command's first word and a colon (``idle hlt`` -> ``idle: hlt``); an
-        unknown command or a bad argument is a KitError with the guest's words.
+        The kernel answers with lines that start with the command's first word
+        and a colon: one line for most (``idle hlt`` -> ``"idle: hlt"``), and
+        for ``stats`` one a CPU then ``stats: end``, returned joined by "\\n"
+        (``protocol.stats_answer`` reads them).  An unknown command, a bad
+        argument or a line over 63 bytes is a KitError with the guest's words.
+
+        The line goes out tagged (``@<n> idle hlt``) and only lines with that
+        tag are its answer, so a leftover of an earlier command (one that
+        timed out, say) is never taken for this one's; callers on several
+        threads take turns.
         """
-        words = line.split()
-        if not words:
+        if not line.split():
             raise ValueError("command() needs a command, e.g. 'idle hlt'")
-        self.sendline(line)
-        self.expect(answer_pattern(line), timeout=timeout, exact=False)
-        said = answer(self.match)
-        if said.refused:
-            raise KitError(f"the guest refused {line!r}: {said}")
-        return str(said)
+        if any(ord(c) < 0x20 or c == "\x7f" for c in line):
+            raise ValueError(f"a command is one line of text without control characters, not {line!r}")
+        if len(line.encode()) > CONSOLE_LINE_MAX:
+            raise KitError(f"the command {line[:20]!r}... is {len(line.encode())} bytes; the guest's "
+                           f"console takes at most {CONSOLE_LINE_MAX} (kernel/console.c LINEMAX)")
+        with self._command_lock:
+            proc = self._require_started()
+            n = next(self._tags)
+            pattern = tagged_answer_pattern(n, line)
+            end = ANSWER_ENDS.get(line.split()[0])
+            console = proc.console
+            with console.cond:
+                start = console.end     # the answer comes after the line is sent
+            self.sendline(tagged(n, line))
+            said: list = []
+
+            def whole() -> list | None:
+                at = max(start - console.base, 0)
+                said.clear()
+                for m in pattern.finditer(console.text, at):
+                    said.append(answer(m))
+                    if said[0].refused or end is None or str(said[-1]) == end:
+                        self._cursor = max(self._cursor, console.base + m.end())
+                        return said
+                return None
+
+            self._wait(whole, timeout, f"the answer to {line!r} on the serial console", stop_on_timeout=False)
+        if said[0].refused:
+            raise KitError(f"the guest refused {line!r}: {said[0]}")
+        return "\n".join(str(a) for a in said)
 
     # -- waits
     def wait_ready(self, timeout: float | None = None) -> float:
@@ -374,6 +456,12 @@ class VM:
             return TripleFault(tail)
         if status == _qemu.EXIT_SUCCESS:
             return GuestExited(status, tail, log, detail=f"the guest exited with success (status 33) before {waited_for}")
+        if status == -signal.SIGBUS:
+            # Guest RAM is a file in /dev/shm: a page that tmpfs cannot back is SIGBUS on first touch.
+            return GuestExited(status, tail, log, detail=(
+                f"QEMU was killed by SIGBUS (signal {signal.SIGBUS}): most likely {shm_dir()} is full and "
+                f"could not hold the guest's {self.memory_mb} MiB of RAM ({shm_free_mb():.0f} MiB free "
+                "there now); free space in it, or give the VM less memory"))
         return GuestExited(status, tail, log)
 
     # -- QMP, threads, stats
@@ -441,3 +529,37 @@ class VM:
                 + "".join(f", -device <code>{html.escape(d)}</code>" for d in self.devices)
                 + (f", <code>{html.escape(' '.join(self.args))}</code>" if self.args else "")
                 + f"; {html.escape(self._state())}")
+
+
+def _check_cpus(cpus: int) -> int:
+    if isinstance(cpus, bool) or int(cpus) != cpus or not 1 <= int(cpus) <= CPUS_MAX:
+        raise KitError(f"cpus={cpus!r}: a VM has 1 to {CPUS_MAX} vCPUs (the kernel's NCPU_MAX)")
+    return int(cpus)
+
+
+def _check_memory(memory_mb: int) -> int:
+    if isinstance(memory_mb, bool) or int(memory_mb) != memory_mb \
+            or not MEMORY_MB_MIN <= int(memory_mb) <= MEMORY_MB_MAX:
+        raise KitError(f"memory_mb={memory_mb!r}: a VM has {MEMORY_MB_MIN} to {MEMORY_MB_MAX} MiB of RAM "
+                       f"(less does not boot every stage; the kernel maps only the first 4 GiB)")
+    return int(memory_mb)
+
+
+def _check_append(append: str) -> str:
+    if not isinstance(append, str):
+        raise KitError(f"append is the kernel's command line, a string, not {append!r}")
+    size, words = len(append.encode()), len(append.split())
+    if size > CMDLINE_MAX or words > CMDLINE_WORDS:
+        raise KitError(f"the kernel's command line is {size} bytes and {words} words; the kernel takes "
+                       f"at most {CMDLINE_MAX} bytes and {CMDLINE_WORDS} words (kernel/defs.h CMDLINE_MAX, "
+                       "CMDLINE_ARGS)")
+    if "\0" in append:
+        raise KitError("the kernel's command line cannot hold a NUL byte")
+    return append
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > NAME_MAX:
+        raise KitError(f"name={name!r}: a VM's name is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', "
+                       "starting with a letter or digit (it names the guest's RAM file in /dev/shm)")
+    return name

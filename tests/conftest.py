@@ -85,3 +85,39 @@ def boot_image() -> kitlib.Image:
 def probes() -> dict[str, kitlib.Image]:
     """The probe kernels (halt, spin, exit), built once."""
     return {kind: kitlib.probe(kind) for kind in ("halt", "spin", "exit")}
+
+
+# -- two views of one claim about cost
+#
+# The guest's counters say what the kernel believes it did; only the host
+# sees what a vCPU thread cost.  A claim that a core halts is checked from
+# both sides: an idle loop that counts a halt and then spins fools the first.
+
+def host_view(vm: kitlib.VM, seconds: float, hz: float = 10.0) -> list[kitlib.Sample]:
+    """The sampler's readings of ``vm`` over ``seconds`` (the first only sets its baseline)."""
+    with kitlib.Sampler(hz=hz) as s:
+        s.watch(vm, "view")
+        time.sleep(seconds)
+        s.unwatch()
+    samples = s.phase_samples("view")
+    assert len(samples) >= max(2, int(seconds * hz / 2)), f"the sampler read {vm.name} {len(samples)} times"
+    return samples
+
+
+def runnable_pct(vm: kitlib.VM, seconds: float) -> dict[int, float]:
+    """% of ``seconds`` each vCPU thread was runnable (running or waiting for a host core).
+
+    Load does not change it much: a vCPU that never halts is runnable all
+    the time however few host cores it gets; a halted one is not runnable."""
+    samples = host_view(vm, seconds)
+    return {n: sum(x.wanted[n] for x in samples) / len(samples) for n in samples[0].wanted}
+
+
+def guest_rate(a: kitlib.StatsSnapshot, b: kitlib.StatsSnapshot, name: str) -> list[float]:
+    """Events a second of counter ``name`` per CPU over a -> b, by the guest's clock."""
+    if a.guest_tsc and b.guest_tsc and b.tsc_hz:
+        seconds = (b.guest_tsc - a.guest_tsc) / b.tsc_hz
+    else:                                   # no host TSC: the guest's rate anchored at ready
+        seconds = b.host_time - a.host_time
+    assert seconds > 0, (a, b)
+    return [(cb[name] - ca[name]) / seconds for ca, cb in zip(a.cpus, b.cpus)]

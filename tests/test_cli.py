@@ -51,6 +51,12 @@ def test_demo_leaves_a_table_and_a_plot(tmp_path, capsys):
     assert main(["demo", "--seconds", "1.5", "--out", str(tmp_path)]) == 0
     table = json.loads((tmp_path / "demo.json").read_text())
     assert [p["label"] for p in table["phases"]] == ["spin", "hlt"]
+    spin, hlt = table["phases"]
+    # what the demo shows: the spinning vCPU asks for a whole host core and gets
+    # more of one than the halting vCPU, which asks for almost nothing
+    assert spin["wanted"]["0"] > 80 and hlt["wanted"]["0"] < 30, (spin["wanted"], hlt["wanted"])
+    assert spin["vcpu"]["0"] > hlt["vcpu"]["0"] + 10, (spin["vcpu"], hlt["vcpu"])
+    assert spin["halted"]["0"] < 0.05 and hlt["halted"]["0"] > 0.9, (spin["halted"], hlt["halted"])
     assert (tmp_path / "demo.html").stat().st_size > 100_000   # plotly.js inlined: opens offline
     assert "spin" in capsys.readouterr().out
 

@@ -11,7 +11,7 @@ from kitlib.cores import Bringup
 from kitlib.errors import KitError
 from kitlib.guest import StatsSnapshot
 
-from conftest import requires_qemu
+from conftest import requires_qemu, runnable_pct
 
 
 
@@ -51,7 +51,7 @@ def test_an_exception_on_an_ap_names_its_cpu(cores):
 
 @requires_qemu
 def test_every_cpu_idles_by_the_policy(cores):
-    """With hlt every CPU's record says halted; with spin none does."""
+    """With hlt every CPU's record says halted and its vCPU thread sleeps; with spin neither."""
     for policy, halted in (("hlt", True), ("spin", False)):
         with kitlib.VM(cores, cpus=2, append=f"idle={policy}") as vm:
             vm.wait_ready()
@@ -63,6 +63,9 @@ def test_every_cpu_idles_by_the_policy(cores):
             b = vm.stats()
             fractions = kitlib.halted_fraction(a, b, vm.ready_time)
             assert all((f > 0.95) if halted else (f < 0.05) for f in fractions), (policy, fractions)
+            # the host's view: a halted vCPU thread asks for no host core, a spinning one for a whole one
+            runnable = runnable_pct(vm, 0.6)
+            assert all((p < 30) if halted else (p > 80) for p in runnable.values()), (policy, runnable)
 
 
 

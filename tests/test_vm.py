@@ -90,7 +90,8 @@ class TestDiscovery:
             "-M pc", "-smp 2", "-m 64M", "-kernel /k.elf",
             "memory-backend-file,id=ram,size=64M,mem-path=/dev/shm/kit-1-2,share=on",
             "-machine memory-backend=ram", "-name kit-1-2,debug-threads=on",
-            "-qmp unix:/tmp/d/qmp.sock,server=on,wait=off", "-serial stdio", "-display none",
+            "-qmp unix:/tmp/d/qmp.sock,server=on,wait=off", "-chardev stdio,id=kitcon,signal=off",
+            "-serial chardev:kitcon", "-display none",
             "-monitor none", "-no-reboot", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-accel tcg",
         ]:
             assert piece in line
