@@ -27,6 +27,7 @@ from .calibrate import Calibration, calibrate
 from .cores import Bringup
 from .errors import (
     BuildError,
+    CalibrationError,
     GuestError,
     GuestExited,
     GuestPanic,
@@ -34,6 +35,7 @@ from .errors import (
     KitError,
     KvmUnavailable,
     QemuNotFound,
+    StaleImage,
     TripleFault,
 )
 from .experiment import Phase, compare_idle, drive, measure
@@ -70,6 +72,7 @@ __all__ = [
     "Image", "build", "probe",
     "KitError", "BuildError", "QemuNotFound", "KvmUnavailable",
     "GuestError", "GuestPanic", "TripleFault", "GuestTimeout", "GuestExited",
+    "StaleImage", "CalibrationError",
     "StatsBlock", "StatsSnapshot", "halted_fraction", "idle_rate",
     "Sample", "Sampler", "read_process_ns", "read_thread_ns",
     "root", "build_dir",

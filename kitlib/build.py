@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import TOOLCHAIN_INSTALL_HINT, BuildError, KitError
+from .errors import TOOLCHAIN_INSTALL_HINT, BuildError, KitError, StaleImage
 from . import paths
 
 __all__ = ["Image", "build", "probe", "stages", "PROBES"]
@@ -79,7 +79,7 @@ class Image:
         """Raise StaleImage if the sources changed since this image was built."""
         why = self.stale()
         if why is not None:
-            raise StaleImage(self, why)
+            raise StaleImage(self.stage, str(self.path), why, _rebuild_call(self.stage))
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> "Image":
@@ -115,21 +115,6 @@ class Image:
         return (
             f"<b>kernel image</b> <code>{html.escape(self.stage)}</code>: "
             f"<code>{html.escape(str(self.path))}</code> ({state})"
-        )
-
-
-class StaleImage(KitError):
-    """An image whose sources changed after it was built (or whose rebuild failed)."""
-
-    title = "stale kernel image"
-
-    def __init__(self, image: Image, why: str):
-        self.image = image
-        self.why = why
-        super().__init__(
-            f"the {image.stage} image {image.path} is older than its sources ({why} since it was "
-            f"built, or its rebuild failed): rebuild it with {_rebuild_call(image.stage)} "
-            "and boot the image that returns."
         )
 
 

@@ -21,31 +21,17 @@ import math
 from dataclasses import dataclass
 
 from .build import probe
-from .errors import KitError
+from .errors import CalibrationError
 from .experiment import Experiment, Phase, measure
 from .table import Tabular
 
-__all__ = ["Calibration", "CalibrationError", "calibrate"]
+__all__ = ["Calibration", "calibrate"]
 
 FLOOR_SHARE = 0.25      # the floor is at most this share of the ceiling
 FLOOR_WANTED = 25.0     # % of the time the floor's vCPU thread may be runnable, at most
 CEILING_WANTED = 80.0   # % of the time the ceiling's vCPU thread is runnable, at least
 
 _cache: dict[tuple[float, float], "Calibration"] = {}
-
-
-class CalibrationError(KitError):
-    """The floor and ceiling guests measured something that cannot be a floor and a ceiling."""
-
-    title = "calibration rejected"
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            f"this host's calibration cannot be right: {'; '.join(problems)}. The likely cause: "
-            "the accelerator does not halt a `cli; hlt` vCPU (KVM nested in a software-virtualised "
-            "host can spin it instead). Use TCG: unset KIT_ACCEL or set KIT_ACCEL=tcg."
-        )
 
 
 @dataclass(frozen=True)

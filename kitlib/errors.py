@@ -21,6 +21,8 @@ __all__ = [
     "TripleFault",
     "GuestTimeout",
     "GuestExited",
+    "StaleImage",
+    "CalibrationError",
 ]
 
 QEMU_INSTALL_HINT = "sudo apt-get install qemu-system-x86   (or: make setup)"
@@ -66,6 +68,36 @@ class BuildError(KitError):
 
     def _detail(self) -> str:
         return self.diagnostics
+
+
+class StaleImage(KitError):
+    """An image whose sources changed after it was built, or whose rebuild failed:
+    booting it would run code that is not what the files say."""
+
+    title = "stale kernel image"
+
+    def __init__(self, stage: str, path: str, why: str, rebuild: str):
+        self.stage = stage
+        self.path = path
+        self.why = why
+        super().__init__(
+            f"the {stage} image {path} is older than its sources ({why} since it was "
+            f"built, or its rebuild failed): rebuild it with {rebuild} and boot the image that returns."
+        )
+
+
+class CalibrationError(KitError):
+    """The floor and ceiling guests measured something that cannot be a floor and a ceiling."""
+
+    title = "calibration rejected"
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            f"this host's calibration cannot be right: {'; '.join(problems)}. The likely cause: "
+            "the accelerator does not halt a `cli; hlt` vCPU (KVM nested in a software-virtualised "
+            "host can spin it instead). Use TCG: unset KIT_ACCEL or set KIT_ACCEL=tcg."
+        )
 
 
 class QemuNotFound(KitError):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import kitlib
-from kitlib.build import StaleImage
+from kitlib.errors import StaleImage
 from kitlib.errors import BuildError, KitError
 
 

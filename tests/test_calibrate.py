@@ -7,7 +7,8 @@ import math
 import pytest
 
 import importlib
-from kitlib.calibrate import Calibration, CalibrationError, calibrate
+from kitlib.calibrate import Calibration, calibrate
+from kitlib.errors import CalibrationError
 from kitlib.results import PhaseResult
 
 cal_module = importlib.import_module("kitlib.calibrate")      # the module, not the function
