@@ -13,6 +13,9 @@
 #include "spinlock.h"
 #include "stats.h"
 #include "x86.h"
+#if KIT_STAGE_LEVEL >= STAGE_NET
+#include "net.h"
+#endif
 
 #if !defined(KIT_STAGE_NAME) || KIT_STAGE_LEVEL < STAGE_BOOT
 #error "KIT_STAGE_NAME or KIT_STAGE_LEVEL is undefined: build with kernel/Makefile"
@@ -64,6 +67,9 @@ kmain(struct hvm_start_info *si)
 	ioapic_init();                  // every pin masked
 	console_init();                 // but COM1's: typed lines interrupt this core
 #endif
+#if KIT_STAGE_LEVEL >= STAGE_NET
+	net_init();                     // PCI, and the network card if there is one
+#endif
 	app_init();                     // app=, and the app's own options (app.c)
 	if (cmdline_has("crash"))
 		crash(cmdline_get("crash"));
@@ -75,6 +81,9 @@ kmain(struct hvm_start_info *si)
 	app_start();                    // the app app= chose, if any: on this CPU
 #if KIT_STAGE_LEVEL >= STAGE_IDLE
 	console_start();                // its thread lives on this core, where the UART interrupts
+#endif
+#if KIT_STAGE_LEVEL >= STAGE_NET
+	net_start();                    // its thread lives where the card's interrupts go
 #endif
 	idle(policy);                   // every CPU
 }

@@ -52,7 +52,12 @@ fail(const char *fmt, ...)
 	X(console,    STAGE_IDLE)                                       \
 	X(percentile, STAGE_IDLE)                                       \
 	X(pollvar,    STAGE_POLL)       /* polltest.c */                \
-	X(toropoll,   STAGE_POLL)
+	X(toropoll,   STAGE_POLL)                                       \
+	X(arp,        STAGE_NET)        /* nettest.c */                 \
+	X(pci,        STAGE_NET)                                        \
+	X(pcibars,    STAGE_NET)                                        \
+	X(msix,       STAGE_NET)                                        \
+	X(virtqueues, STAGE_NET)
 
 #define DECLARE(name, stage) const char *test_##name(void) __attribute__((weak));
 SELFTESTS(DECLARE)

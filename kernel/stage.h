@@ -17,8 +17,9 @@
 #define STAGE_SCHED     4       // lesson 04: threads, LAPIC timer, sleep, IPIs
 #define STAGE_IDLE      5       // lesson 05: hlt and tickless by default, console commands
 #define STAGE_POLL      6       // lesson 06: threads that wait on a variable
+#define STAGE_NET       7       // lesson 07: PCI, virtio-net with MSI-X, ARP
 
 // Their names, by number, as kernel/Makefile's src.<stage> spells them.
-#define STAGE_NAMES { "", "boot", "cores", "spinlocks", "sched", "idle", "poll" }
+#define STAGE_NAMES { "", "boot", "cores", "spinlocks", "sched", "idle", "poll", "net" }
 
 #endif

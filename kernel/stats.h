@@ -51,7 +51,15 @@
 	X(uart_irqs)      /* idle: COM1 receive interrupts taken */ \
 	X(poll_ipis_skipped) /* poll: wakes pollvar_set() sent no IPI for: the core ran */ \
 	X(haltpoll_hits)  /* poll: idle spins (haltpoll=) that found work and did not halt */ \
-	X(spurious_irqs)  /* sched: spurious interrupts from the local APIC */
+	X(spurious_irqs)  /* sched: spurious interrupts from the local APIC */ \
+	X(net_irqs)       /* net: MSI-X interrupts of the card's receive queue */ \
+	X(net_rx_packets) /* net: frames the network thread took from the card */ \
+	X(net_rx_ipv4)    /* net: of those, IPv4 frames */ \
+	X(net_rx_drops)   /* net: frames dropped: too short, or nothing to do with them */ \
+	X(net_tx_packets) /* net: frames given to the card to send */ \
+	X(net_tx_drops)   /* net: frames not sent: the transmit ring was full */ \
+	X(net_arp_replies) /* net: ARP requests for our address answered */ \
+	X(net_wakeups)    /* net: times the network thread woke from its wait */
 
 struct cpustats {
 #define X(name) u64 name;
@@ -70,7 +78,7 @@ struct kitstats {
 	u32 cpu_stride;     // sizeof(struct cpustats)
 	u64 tsc_hz;         // TSC ticks a second, measured at boot; 0 if unknown
 	u64 ready_tsc;      // TSC when "kit: ready" was printed
-	char fields[240];   // names of the u64 fields of cpustats, space-separated
+	char fields[496];   // names of the u64 fields of cpustats, space-separated
 	struct cpustats cpu[NCPU_MAX];
 } __attribute__((aligned(64)));
 

@@ -31,6 +31,10 @@
 // together (no handler runs while another waits to finish: interrupt
 // gates clear IF, and no handler sets it).
 #define T_IPI      0x30 // class 3: wake-up and message IPI between cores
+// The network card's receive queue, by MSI-X (virtionet.c).  Class 3,
+// with the IPI: it is a wake-up too, and a frame that waits loses
+// nothing until the card's 128 receive buffers are all full.
+#define T_NETRX    0x38
 #define T_TIMER    0x40 // class 4, above the IPI: the periodic tick or a one-shot deadline
 // COM1's receive interrupt, through the I/O APIC (ioapic.c).  Class 5,
 // above the timer and the IPI: a byte left waiting can be lost, when the
@@ -46,6 +50,7 @@
 	X(T_IPI,      STAGE_SCHED, trap_none,    ipis_received, "ipi")          \
 	X(T_TIMER,    STAGE_SCHED, timer_irq,    timer_irqs,    "timer")        \
 	X(T_UART,     STAGE_IDLE,  console_intr, uart_irqs,     "uart")         \
+	X(T_NETRX,    STAGE_NET,   net_intr,     net_irqs,      "netrx")        \
 	X(T_SPURIOUS, STAGE_SCHED, trap_none,    spurious_irqs, "spurious")
 
 #ifndef __ASSEMBLER__          // vectors.S reads the numbers above

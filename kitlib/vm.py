@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import threading
 import time
 import weakref
@@ -95,7 +96,11 @@ class VM:
     ``devices`` are ``-device`` values and ``args`` further QEMU arguments,
     as QEMU's Python ``QEMUMachine`` takes them (``add_device``,
     ``add_args``): a NIC is ``args=["-netdev", "user,id=n0"],
-    devices=["virtio-net-pci,netdev=n0"]``.
+    devices=["virtio-net-pci,netdev=n0"]``.  ``net=True`` adds the network
+    card of the net stage that way: QEMU's user-mode network with the
+    guest's port 80 forwarded from a free TCP port on 127.0.0.1, which
+    ``host_port`` holds (None without ``net``), and a modern-only
+    virtio-net card (``disable-legacy=on``) without option ROM.
 
     Waits raise named errors: GuestPanic (``kit: panic ...`` or status 35),
     TripleFault (status 0), GuestExited (any other end), GuestTimeout.
@@ -118,6 +123,7 @@ class VM:
         name: str | None = None,
         devices: Sequence[str] = (),
         args: Sequence[str] = (),
+        net: bool = False,
     ):
         self.image = image if isinstance(image, Image) else Image.from_path(image)
         self.cpus = _check_cpus(cpus)
@@ -134,6 +140,11 @@ class VM:
         for d in devices:
             self.add_device(d)
         self.add_args(*args)
+        self.host_port: int | None = None
+        if net:
+            self.host_port = _free_port()
+            self.add_args("-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{self.host_port}-:80")
+            self.add_device("virtio-net-pci,netdev=n0,disable-legacy=on,romfile=")
         self._proc: QemuProcess | None = None
         self._cursor = 0
         self._vcpus: dict[int, int] | None = None
@@ -529,6 +540,17 @@ class VM:
                 + "".join(f", -device <code>{html.escape(d)}</code>" for d in self.devices)
                 + (f", <code>{html.escape(' '.join(self.args))}</code>" if self.args else "")
                 + f"; {html.escape(self._state())}")
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it).
+
+    Another program could take it before QEMU binds it; QEMU then fails to
+    start and says so.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _check_cpus(cpus: int) -> int:
