@@ -156,6 +156,7 @@ def command_line(
         "-display", "none",
         "-monitor", "none",
         "-no-reboot",
+        "-nic", "none",         # no default NIC (on pc an e1000 on user networking): devices= adds one
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     ]
     argv += ["-accel", "tcg"] if accel == "tcg" else ["-accel", "kvm", "-cpu", "qemu64"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import kitlib
+from kitlib.build import stages
 from kitlib import protocol
 from kitlib.errors import GuestPanic
 
@@ -61,7 +62,7 @@ def test_a_module_parameter_word_that_a_loader_adds_is_let_pass(boot_image):
 
 # -- README.md's table of command-line options against the kernel's keys (kernel/cmdline.c)
 
-STAGES = ["boot", "cores", "spinlocks", "sched", "idle", "poll"]
+STAGES = stages()                       # kernel/Makefile's, in order
 README = Path(__file__).resolve().parent.parent / "README.md"
 # Words that change what a boot does rather than tune it: checked by name only.
 NOT_BOOTED = {"test", "crash", "app"}

@@ -6,6 +6,7 @@ opens a TCP connection through QEMU's user network to make frames arrive.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -57,6 +58,7 @@ def test_the_stage_boots_without_a_card_and_says_so(net):
         assert vm.host_port is None
         assert "net: no virtio-net device\n" in vm.console
         assert "1af4:1041" not in vm.console
+        assert not re.search(r"^pci: .* net$", vm.console, re.M), "a network card the VM was not given"
 
 
 @requires_qemu

@@ -92,7 +92,7 @@ class TestDiscovery:
             "-machine memory-backend=ram", "-name kit-1-2,debug-threads=on",
             "-qmp unix:/tmp/d/qmp.sock,server=on,wait=off", "-chardev stdio,id=kitcon,signal=off",
             "-serial chardev:kitcon", "-display none",
-            "-monitor none", "-no-reboot", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-accel tcg",
+            "-monitor none", "-no-reboot", "-nic none", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-accel tcg",
         ]:
             assert piece in line
         assert argv[argv.index("-append") + 1] == "idle=hlt test"
