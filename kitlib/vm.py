@@ -37,27 +37,15 @@ from .guest import StatsBlock, StatsSnapshot
 from .process import PREFIX, QemuProcess, clean_stale, shm_dir, shm_free_mb
 from .protocol import ANSWER_ENDS, CONSOLE_LINE_MAX, READY, answer, tagged, tagged_answer_pattern
 from .qmp import QMP
+from . import limits
 
-__all__ = ["VM", "clean_stale", "running", "stop_all",
-           "CPUS_MAX", "CMDLINE_MAX", "CMDLINE_WORDS", "MEMORY_MB_MIN", "MEMORY_MB_MAX", "NAME_MAX"]
+__all__ = ["VM", "clean_stale", "running", "stop_all"]
 
 T = TypeVar("T")
 
 WAITED_FOR_READY = f"'{READY}' on the serial console"
 PANIC_GRACE = 2.0           # seconds QEMU gets to exit after a panic line
 _counter = itertools.count(1)
-
-# What the kernel can take, checked before QEMU starts (a kernel given more
-# fails in ways that do not name the cause).
-CPUS_MAX = 16               # kernel/stats.h NCPU_MAX: the kernel brings up at most this many
-CMDLINE_MAX = 1023          # kernel/defs.h CMDLINE_MAX, less the NUL: bytes of the command line
-CMDLINE_WORDS = 64          # kernel/defs.h CMDLINE_ARGS: words of the command line
-# Measured: with 16 vCPUs every stage boots in 5 MiB; in 4 MiB, from stage sched
-# on, the ACPI tables QEMU writes at the top of RAM land on the kernel's image.
-MEMORY_MB_MIN = 5
-MEMORY_MB_MAX = 4096        # kernel/mmu.h IDMAP_END: the kernel maps the first 4 GiB only
-NAME_MAX = 40               # a name is in a socket path, whose limit is 107 bytes (unix(7))
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 # The VMs of this process from start() until stopped (running(), stop_all()).
 _live: "weakref.WeakSet[VM]" = weakref.WeakSet()
@@ -126,14 +114,14 @@ class VM:
         net: bool = False,
     ):
         self.image = image if isinstance(image, Image) else Image.from_path(image)
-        self.cpus = _check_cpus(cpus)
-        self.memory_mb = _check_memory(memory_mb)
-        self.append = _check_append(append)
+        self.cpus = limits.check_cpus(cpus)
+        self.memory_mb = limits.check_memory(memory_mb)
+        self.append = limits.check_append(append)
         self.machine = machine
         self.boot_timeout = float(boot_timeout)
         self.qemu = _qemu.find_qemu()
         self.accel = _qemu.resolve_accel(accel)
-        self.name = _check_name(name) if name is not None else f"{PREFIX}{os.getpid()}-{next(_counter)}"
+        self.name = limits.check_name(name) if name is not None else f"{PREFIX}{os.getpid()}-{next(_counter)}"
         self.echo = echo
         self.devices: list[str] = []
         self.args: list[str] = []
@@ -551,37 +539,3 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _check_cpus(cpus: int) -> int:
-    if isinstance(cpus, bool) or int(cpus) != cpus or not 1 <= int(cpus) <= CPUS_MAX:
-        raise KitError(f"cpus={cpus!r}: a VM has 1 to {CPUS_MAX} vCPUs (the kernel's NCPU_MAX)")
-    return int(cpus)
-
-
-def _check_memory(memory_mb: int) -> int:
-    if isinstance(memory_mb, bool) or int(memory_mb) != memory_mb \
-            or not MEMORY_MB_MIN <= int(memory_mb) <= MEMORY_MB_MAX:
-        raise KitError(f"memory_mb={memory_mb!r}: a VM has {MEMORY_MB_MIN} to {MEMORY_MB_MAX} MiB of RAM "
-                       f"(less does not boot every stage; the kernel maps only the first 4 GiB)")
-    return int(memory_mb)
-
-
-def _check_append(append: str) -> str:
-    if not isinstance(append, str):
-        raise KitError(f"append is the kernel's command line, a string, not {append!r}")
-    size, words = len(append.encode()), len(append.split())
-    if size > CMDLINE_MAX or words > CMDLINE_WORDS:
-        raise KitError(f"the kernel's command line is {size} bytes and {words} words; the kernel takes "
-                       f"at most {CMDLINE_MAX} bytes and {CMDLINE_WORDS} words (kernel/defs.h CMDLINE_MAX, "
-                       "CMDLINE_ARGS)")
-    if "\0" in append:
-        raise KitError("the kernel's command line cannot hold a NUL byte")
-    return append
-
-
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > NAME_MAX:
-        raise KitError(f"name={name!r}: a VM's name is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', "
-                       "starting with a letter or digit (it names the guest's RAM file in /dev/shm)")
-    return name

@@ -7,7 +7,6 @@ fast the shared host runs the guest.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import kitlib
-from kitlib import doctor, vm as kvm
+from kitlib import doctor, limits
 from kitlib.errors import GuestExited, KitError
 
 from conftest import requires_qemu
@@ -30,10 +30,10 @@ def define(header: str, name: str) -> int:
 
 
 def test_the_limits_are_the_kernels():
-    assert kvm.CPUS_MAX == define("stats.h", "NCPU_MAX")
-    assert kvm.CMDLINE_MAX == define("defs.h", "CMDLINE_MAX") - 1
-    assert kvm.CMDLINE_WORDS == define("defs.h", "CMDLINE_ARGS")
-    assert kvm.MEMORY_MB_MAX << 20 == define("mmu.h", "IDMAP_END")
+    assert limits.CPUS_MAX == define("stats.h", "NCPU_MAX")
+    assert limits.CMDLINE_MAX == define("defs.h", "CMDLINE_MAX") - 1
+    assert limits.CMDLINE_WORDS == define("defs.h", "CMDLINE_ARGS")
+    assert limits.MEMORY_MB_MAX << 20 == define("mmu.h", "IDMAP_END")
     assert kitlib.protocol.CONSOLE_LINE_MAX == define("console.c", "LINEMAX") - 1
 
 
@@ -43,31 +43,31 @@ def test_cpus_outside_what_the_kernel_brings_up_are_refused(boot_image, cpus):
         kitlib.VM(boot_image, cpus=cpus)
 
 
-@pytest.mark.parametrize("mb", [0, 1, kvm.MEMORY_MB_MIN - 1, kvm.MEMORY_MB_MAX + 1, 1 << 20])
+@pytest.mark.parametrize("mb", [0, 1, limits.MEMORY_MB_MIN - 1, limits.MEMORY_MB_MAX + 1, 1 << 20])
 def test_memory_outside_what_boots_is_refused(boot_image, mb):
-    with pytest.raises(KitError, match=rf"{kvm.MEMORY_MB_MIN} to {kvm.MEMORY_MB_MAX} MiB"):
+    with pytest.raises(KitError, match=rf"{limits.MEMORY_MB_MIN} to {limits.MEMORY_MB_MAX} MiB"):
         kitlib.VM(boot_image, memory_mb=mb)
 
 
 def test_the_edges_are_accepted(boot_image):
-    for kw in ({"cpus": 1}, {"cpus": 16}, {"memory_mb": kvm.MEMORY_MB_MIN},
-               {"memory_mb": kvm.MEMORY_MB_MAX}, {"append": "x" * kvm.CMDLINE_MAX},
-               {"append": " ".join(["a"] * kvm.CMDLINE_WORDS)}, {"name": "a" * kvm.NAME_MAX},
+    for kw in ({"cpus": 1}, {"cpus": 16}, {"memory_mb": limits.MEMORY_MB_MIN},
+               {"memory_mb": limits.MEMORY_MB_MAX}, {"append": "x" * limits.CMDLINE_MAX},
+               {"append": " ".join(["a"] * limits.CMDLINE_WORDS)}, {"name": "a" * limits.NAME_MAX},
                {"name": "lesson-1.spin_vm"}):
         kitlib.VM(boot_image, **kw)
 
 
 @pytest.mark.parametrize("append, what", [
-    ("x" * (kvm.CMDLINE_MAX + 1), "1024 bytes"),
+    ("x" * (limits.CMDLINE_MAX + 1), "1024 bytes"),
     ("x" * 70000, "70000 bytes"),
-    (" ".join(["a"] * (kvm.CMDLINE_WORDS + 1)), "65 words"),
+    (" ".join(["a"] * (limits.CMDLINE_WORDS + 1)), "65 words"),
 ])
 def test_a_command_line_the_kernel_cannot_hold_is_refused(boot_image, append, what):
     with pytest.raises(KitError, match=rf"{what}.*at most 1023 bytes and 64 words"):
         kitlib.VM(boot_image, append=append)
 
 
-@pytest.mark.parametrize("name", ["a/b", "", "../x", "a b", "-a", "a" * (kvm.NAME_MAX + 1), "é"])
+@pytest.mark.parametrize("name", ["a/b", "", "../x", "a b", "-a", "a" * (limits.NAME_MAX + 1), "é"])
 def test_a_bad_name_is_refused(boot_image, name):
     with pytest.raises(KitError, match="a VM's name is"):
         kitlib.VM(boot_image, name=name)
@@ -76,7 +76,7 @@ def test_a_bad_name_is_refused(boot_image, name):
 @requires_qemu
 def test_every_stage_boots_16_cpus_in_the_least_memory():
     for stage in ("boot", "sched", "poll"):
-        with kitlib.VM(kitlib.build(stage), cpus=16, memory_mb=kvm.MEMORY_MB_MIN, boot_timeout=60) as vm:
+        with kitlib.VM(kitlib.build(stage), cpus=16, memory_mb=limits.MEMORY_MB_MIN, boot_timeout=60) as vm:
             vm.wait_ready()
 
 

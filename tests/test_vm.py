@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 import kitlib
-from kitlib import protocol
 from kitlib import qemu as kq
 from kitlib.errors import (
     GuestExited,
