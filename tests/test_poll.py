@@ -100,7 +100,7 @@ def test_wait_halts_between_messages_and_sends_at_most_one_ipi_each(poll):
     with kitlib.VM(poll, cpus=2, append=append, boot_timeout=60) as vm:
         r = run_prodcons(vm, "wait", quiet=1.0)
         ready = vm.ready_time
-    report, ready0, q0 = r["report"], r["ready"], r["q0"]
+    report, ready0, q0, q1 = r["report"], r["ready"], r["q0"], r["q1"]
     assert report.n > 0, r["line"]
     ipis = sum_over_cpus(q0, "ipis_sent") - sum_over_cpus(ready0, "ipis_sent")
     assert ipis <= 50 + 1, f"{ipis} IPIs for 50 messages"
