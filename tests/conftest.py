@@ -121,3 +121,11 @@ def guest_rate(a: kitlib.StatsSnapshot, b: kitlib.StatsSnapshot, name: str) -> l
         seconds = b.host_time - a.host_time
     assert seconds > 0, (a, b)
     return [(cb[name] - ca[name]) / seconds for ca, cb in zip(a.cpus, b.cpus)]
+
+
+def panic_reason(image: kitlib.Image, append: str, *, cpus: int = 1, timeout: float = 30.0) -> str:
+    """The reason of the panic in which booting ``image`` with ``append`` must end, before ready."""
+    with kitlib.VM(image, cpus=cpus, append=append) as vm:
+        with pytest.raises(kitlib.GuestPanic) as err:
+            vm.wait_ready(timeout=timeout)
+    return err.value.reason

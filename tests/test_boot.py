@@ -16,7 +16,7 @@ from kitlib.build import stages
 from kitlib import protocol
 from kitlib.errors import GuestPanic
 
-from conftest import requires_qemu
+from conftest import panic_reason, requires_qemu
 
 pytestmark = requires_qemu
 
@@ -29,27 +29,18 @@ def test_self_test_boot_passes(boot_image):
 
 
 def test_an_app_is_a_panic_where_the_stage_has_none(boot_image):
-    with kitlib.VM(boot_image, append="app=locks") as vm:
-        with pytest.raises(GuestPanic) as err:
-            vm.wait_ready(timeout=20)
-    assert err.value.reason == ("app locks comes with stage spinlocks, this is stage boot "
+    assert panic_reason(boot_image, "app=locks", timeout=20) == ("app locks comes with stage spinlocks, this is stage boot "
                                 "(this stage has no app)")
 
 
 def test_an_unknown_key_is_a_panic_that_lists_the_keys_the_stage_reads(boot_image):
     """A misspelt key (idel=spin) must not leave idle=hlt in force unnoticed."""
-    with kitlib.VM(boot_image, append="idle=hlt idel=spin") as vm:
-        with pytest.raises(GuestPanic) as err:
-            vm.wait_ready(timeout=20)
-    assert err.value.reason == "unknown key 'idel' (stage boot reads idle, test, crash or app)"
-    assert protocol.READY not in vm.console
+    assert panic_reason(boot_image, "idle=hlt idel=spin", timeout=20) == \
+        "unknown key 'idel' (stage boot reads idle, test, crash or app)"
 
 
 def test_a_key_of_a_later_stage_names_the_stage_it_comes_with(boot_image):
-    with kitlib.VM(boot_image, append="haltpoll=200") as vm:
-        with pytest.raises(GuestPanic) as err:
-            vm.wait_ready(timeout=20)
-    assert err.value.reason == ("key 'haltpoll' comes with stage poll, this is stage boot "
+    assert panic_reason(boot_image, "haltpoll=200", timeout=20) == ("key 'haltpoll' comes with stage poll, this is stage boot "
                                 "(stage boot reads idle, test, crash or app)")
 
 

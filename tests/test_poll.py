@@ -15,7 +15,7 @@ from kitlib import protocol
 from kitlib.guest import halted_fraction
 from kitlib.idle import Latency
 
-from conftest import requires_qemu, runnable_pct
+from conftest import panic_reason, requires_qemu, runnable_pct
 
 
 SMALL = "n=50 start=500 period=2000"
@@ -156,10 +156,7 @@ def test_haltpoll_spin_catches_frequent_wake_ups(poll):
 
 @requires_qemu
 def test_an_unknown_app_lists_every_app_of_the_last_stage(poll):
-    with kitlib.VM(poll, cpus=1, append="app=prodcon") as vm:
-        with pytest.raises(kitlib.GuestPanic) as err:
-            vm.wait_ready(timeout=30)
-    assert err.value.reason == ("unknown app 'prodcon' "
+    assert panic_reason(poll, "app=prodcon", timeout=30) == ("unknown app 'prodcon' "
                                 "(app=locks, app=sleepers, app=lateness or app=prodcons)")
 
 
@@ -178,10 +175,6 @@ def test_a_consumer_that_saw_nothing_has_no_percentiles():
 @requires_qemu
 def test_an_unknown_key_lists_every_key_of_the_last_stage(poll):
     """A misspelt app option (perod=) is a panic before ready, not a default period."""
-    with kitlib.VM(poll, cpus=1, append=f"app=prodcons poll=wait perod=100 {SMALL}") as vm:
-        with pytest.raises(kitlib.GuestPanic) as err:
-            vm.wait_ready(timeout=30)
-    assert err.value.reason == (
+    assert panic_reason(poll, f"app=prodcons poll=wait perod=100 {SMALL}", timeout=30) == (
         "unknown key 'perod' (stage poll reads idle, test, crash, app, pause, lock, ms, tick, "
         "sleep, sleeps, poll, period, n, start, grace or haltpoll)")
-    assert protocol.READY not in vm.console

@@ -10,7 +10,7 @@ import kitlib
 from kitlib import protocol
 from kitlib.hostcpu import read_process_ns
 
-from conftest import requires_qemu
+from conftest import panic_reason, requires_qemu
 
 pytestmark = requires_qemu
 
@@ -57,15 +57,9 @@ def test_sleeping_threads_cost_a_core_each_with_spin_and_little_with_hlt(sched):
 
 
 def test_an_unknown_app_is_a_panic_that_lists_this_stages_apps(sched):
-    with kitlib.VM(sched, cpus=1, append="app=nosuch") as vm:
-        with pytest.raises(kitlib.GuestPanic) as err:
-            vm.wait_ready(timeout=30)
-    assert err.value.reason == "unknown app 'nosuch' (app=locks or app=sleepers)"
+    assert panic_reason(sched, "app=nosuch", timeout=30) == "unknown app 'nosuch' (app=locks or app=sleepers)"
 
 
 def test_an_app_of_a_later_stage_names_the_stage_it_comes_with(sched):
-    with kitlib.VM(sched, cpus=1, append="app=lateness") as vm:
-        with pytest.raises(kitlib.GuestPanic) as err:
-            vm.wait_ready(timeout=30)
-    assert err.value.reason == ("app lateness comes with stage idle, this is stage sched "
+    assert panic_reason(sched, "app=lateness", timeout=30) == ("app lateness comes with stage idle, this is stage sched "
                                 "(app=locks or app=sleepers)")
