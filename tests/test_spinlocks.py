@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import pytest
 
 import kitlib
 from kitlib import protocol
+from kitlib.hostcpu import read_thread_ns
 from kitlib.results import PhaseResult
 from kitlib.spinlocks import LockResult, jain
 
@@ -64,13 +66,31 @@ def test_self_tests_include_the_locks(spinlocks):
         assert protocol.test_results(vm.console).get("spinlock", "missing") is None
 
 
-def spins_per_acquisition(spinlocks: kitlib.Image, kind: str, pause: int) -> float:
-    """All CPUs' spins over all their acquisitions, 2 vCPUs, 300 ms, from the stats block."""
-    with kitlib.VM(spinlocks, cpus=2, append=f"app=locks lock={kind} pause={pause} ms=300 idle=hlt") as vm:
-        vm.wait_ready()
-        assert vm.expect([protocol.ok("locks"), protocol.fail("locks")], timeout=60) == protocol.ok("locks"), vm.tail()
-        cpus = vm.stats().cpus
-    return sum(c["lock_spins"] for c in cpus) / sum(c["lock_acquires"] for c in cpus)
+TOGETHER = 0.7     # a run counts when each vCPU thread ran at least this share of it
+
+
+def spins_per_acquisition(spinlocks: kitlib.Image, kind: str, pause: int, tries: int = 4) -> float:
+    """All CPUs' spins over all their acquisitions, 2 vCPUs, 300 ms, from the stats block.
+
+    Spins measure contention, and there is contention only while the host
+    runs both vCPU threads at once: a run in which it did not (a busy host
+    gave one of them less than TOGETHER of the time) says nothing, so it is
+    measured again, and after ``tries`` such runs the test is skipped."""
+    best = 0.0
+    for _ in range(tries):
+        with kitlib.VM(spinlocks, cpus=2, append=f"app=locks lock={kind} pause={pause} ms=300 idle=hlt") as vm:
+            vm.wait_ready()
+            threads = vm.vcpu_threads()
+            t0, ran0 = time.monotonic(), {n: read_thread_ns(vm.pid, t) for n, t in threads.items()}
+            assert vm.expect([protocol.ok("locks"), protocol.fail("locks")], timeout=60) == protocol.ok("locks"), vm.tail()
+            t1, ran1 = time.monotonic(), {n: read_thread_ns(vm.pid, t) for n, t in threads.items()}
+            cpus = vm.stats().cpus
+        together = min((ran1[n] - ran0[n]) / (1e9 * (t1 - t0)) for n in threads)
+        if together >= TOGETHER:
+            return sum(c["lock_spins"] for c in cpus) / sum(c["lock_acquires"] for c in cpus)
+        best = max(best, together)
+    pytest.skip(f"lock={kind} pause={pause}: in {tries} runs the host never ran both vCPUs at once "
+                f"(each at least {TOGETHER:.0%} of the time; at best {best:.0%}): no contention to measure")
 
 
 @pytest.fixture(scope="module")
