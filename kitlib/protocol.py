@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "IDLE_POLICIES", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
-    "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer_pattern", "answer",
+    "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer",
     "CONSOLE_LINE_MAX", "ANSWER_ENDS", "tagged", "tagged_answer_pattern", "stats_answer",
     "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",
     "RANKS", "Percentiles", "percentiles", "ProdconsStart", "prodcons_start",
@@ -94,16 +94,8 @@ class Answer:
         return f"{self.who}: {self.said}"
 
 
-def answer_pattern(command: str) -> re.Pattern[str]:
-    """What answers ``command``: a line from its first word or from the console itself.
-
-    Groups: who, said; :func:`answer` makes the Answer of a match."""
-    word = command.split()[0]
-    return re.compile(rf"^({re.escape(word)}|console): ([^\n]*)\n", re.M)
-
-
 def answer(match: re.Match[str]) -> Answer:
-    """The Answer in a match of :func:`answer_pattern` or :func:`tagged_answer_pattern`."""
+    """The Answer in a match of :func:`tagged_answer_pattern`."""
     return Answer(match.group(1), match.group(2))
 
 
@@ -129,7 +121,7 @@ def tagged(tag: int, command: str) -> str:
 def tagged_answer_pattern(tag: int, command: str) -> re.Pattern[str]:
     """One line of the answer to ``tagged(tag, command)``, tag taken off.
 
-    Groups: who, said, as :func:`answer_pattern`."""
+    Groups: who (the command's first word, or console), said."""
     word = command.split()[0]
     return re.compile(rf"^@{tag} ({re.escape(word)}|console): ([^\n]*)\n", re.M)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kitlib import protocol
 from kitlib.cli import main
 from kitlib.paths import root
 from kitlib.table import fmt
@@ -39,7 +40,7 @@ def test_unknown_stage_is_a_clear_error(capsys):
 def test_run_streams_the_console_and_sums_up_host_cpu(capsys):
     assert main(["run", "boot", "--append", "idle=hlt", "--seconds", "1.5"]) == 0
     out = capsys.readouterr().out
-    assert "kit: boot boot" in out and "kit: ready" in out
+    assert protocol.BOOT + "boot" in out and protocol.READY in out
     assert "vCPU 0: thread" in out and "guest halted" in out
 
 
@@ -202,7 +203,7 @@ def test_run_names_qemu_killed_after_ready(monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert "QEMU was killed by signal 9" in err, err
     assert "(cut short)" in out
-    assert (out + err).count("kit: boot boot") == 1      # echoed live, not repeated in the error
+    assert (out + err).count(protocol.BOOT + "boot") == 1      # echoed live, not repeated in the error
 
 
 def test_run_names_a_panic_after_ready(monkeypatch, capsys):
@@ -211,14 +212,14 @@ def test_run_names_a_panic_after_ready(monkeypatch, capsys):
     assert main(["run", "boot", "--seconds", "20"]) == 1
     out, err = capsys.readouterr()
     assert "guest panic: the guest kernel panicked: after ready" in err, err
-    assert "(cut short)" in out and (out + err).count("kit: boot boot") == 1
+    assert "(cut short)" in out and (out + err).count(protocol.BOOT + "boot") == 1
 
 
 def test_run_of_the_self_tests_succeeds(capsys):
     assert main(["run", "idle", "--append", "test", "--timeout", "120"]) == 0
     out, err = capsys.readouterr()
-    assert "kit: tests passed" in out and ": OK" in out, out + err
-    assert "kit: ready" not in out and err == ""
+    assert protocol.TESTS_PASSED in out and protocol.ok("string") in out, out + err
+    assert protocol.READY not in out and err == ""
 
 
 def test_run_ready_timeout_is_an_option(capsys):
@@ -255,7 +256,7 @@ def _left_behind(pid: int) -> list[str]:
 def test_sigterm_stops_the_vm_and_removes_its_files():
     proc = subprocess.Popen(_kit("run", "boot"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: list[str] = []
-    _wait_for(proc, "kit: ready", seen)
+    _wait_for(proc, protocol.READY, seen)
     assert _left_behind(proc.pid)                        # the VM's RAM and its QMP socket's folder
     proc.terminate()
     _, err = proc.communicate(timeout=60)
@@ -282,7 +283,7 @@ def test_a_closed_pipe_ends_the_run_without_a_traceback():
     proc = subprocess.Popen(_kit("run", "boot", "--seconds", "2"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     seen: list[str] = []
-    _wait_for(proc, "kit: ready", seen)
+    _wait_for(proc, protocol.READY, seen)
     proc.stdout.close()                                  # `kit run ... | head -3`
     err = proc.stderr.read()
     proc.wait(timeout=60)

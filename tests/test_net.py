@@ -13,6 +13,7 @@ import time
 import pytest
 
 import kitlib
+from kitlib import protocol
 from kitlib.guest import halted_fraction
 
 from conftest import requires_qemu, runnable_pct
@@ -48,7 +49,7 @@ def test_the_self_tests_pass_with_the_card(selftest_console):
     status, console = selftest_console
     for name in NET_TESTS:
         assert f"\n{name}: OK\n" in console, console[-2000:]
-    assert "kit: tests passed" in console and status == 33, console[-2000:]
+    assert protocol.TESTS_PASSED in console and status == 33, console[-2000:]
 
 
 @requires_qemu

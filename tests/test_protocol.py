@@ -94,6 +94,6 @@ def test_the_line_patterns_find_their_lines_whole():
     ("nap", "console: unknown command 'nap' (try help)\n", True),
 ])
 def test_console_answers(command, line, refused):
-    m = protocol.answer_pattern(command).search("stats: end\n" + line)
+    m = protocol.tagged_answer_pattern(7, command).search(f"@6 stats: end\n{line}@7 {line}")
     said = protocol.answer(m)
     assert str(said) == line.strip() and said.refused is refused

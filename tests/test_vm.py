@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import kitlib
+from kitlib import protocol
 from kitlib import qemu as kq
 from kitlib.errors import (
     GuestExited,
@@ -190,9 +191,9 @@ class TestOutcomes:
             seconds = vm.wait_ready(timeout=20)
             assert 0 < seconds < 20
             assert vm.ready_time is not None and vm.running
-            assert "kit: boot boot" in vm.console
+            assert protocol.BOOT + "boot" in vm.console
             assert "\r" not in vm.console
-            assert "kit: ready" in vm.tail(3).splitlines()
+            assert protocol.READY in vm.tail(3).splitlines()
         assert not vm.running and vm.exit_status is not None
 
     def test_expect_in_order(self, boot_image):
@@ -206,7 +207,7 @@ class TestOutcomes:
             with pytest.raises(GuestPanic) as err:
                 vm.wait_ready(timeout=20)
         assert err.value.reason == "crash requested" and vm.panic == "crash requested"
-        assert "kit: boot" in err.value.console_tail
+        assert protocol.BOOT in err.value.console_tail
         assert "crash requested" in str(err.value)
         assert not vm.running
 
@@ -266,7 +267,7 @@ class TestOutcomes:
         with kitlib.VM(boot_image, append="test", echo=True) as vm:
             vm.wait_exit(timeout=20)
         out = capfd.readouterr().out
-        assert "kit: boot boot" in out and "kit: tests passed" in out
+        assert protocol.BOOT + "boot" in out and protocol.TESTS_PASSED in out
 
 
 @requires_qemu
