@@ -3,10 +3,13 @@
 // own, for struct copies and initialisers, even with -ffreestanding (gcc
 // manual, "Language Standards Supported by GCC"), so they must exist.
 //
-// The copies and fills are single string instructions (SDM Vol. 2B MOVS,
-// STOS, REP): with DF = 0 they move RCX bytes upwards from RSI / to RDI.
-// Loops written in C here could be recognised by gcc as a memset or memcpy
-// and compiled into a call to the very function being defined.
+// The copies and fills are string instructions (SDM Vol. 2B MOVS, STOS,
+// REP): with DF = 0 they move RCX items upwards from RSI / to RDI.
+// memcpy and memset move quadwords, then the last bytes: QEMU's TCG
+// runs each iteration of a REP as one pass of a translated block, so
+// eight bytes an iteration copy a network frame in an eighth of the
+// time.  Loops written in C here could be recognised by gcc as a memset
+// or memcpy and compiled into a call to the very function being defined.
 
 #include "types.h"
 #include "defs.h"
@@ -15,8 +18,10 @@ void *
 memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
+	size_t q = n / 8, r = n % 8;
 
-	asm volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	asm volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(q) : : "memory");
+	asm volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(r) : : "memory");
 	return dst;
 }
 
@@ -41,8 +46,11 @@ void *
 memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
+	size_t q = n / 8, r = n % 8;
+	u64 v = (u8)c * 0x0101010101010101ULL;
 
-	asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	asm volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+	asm volatile("rep stosb" : "+D"(d), "+c"(r) : "a"(v) : "memory");
 	return dst;
 }
 

@@ -229,7 +229,7 @@ setstate(struct tcb *c, enum state st)
 // the table is full, the TIME-WAIT connection nearest its end gives way:
 // a server that closes first at a high rate would otherwise fill the
 // table with them (RFC 6191 lets a new SYN end a TIME-WAIT early).
-static void tcb_free(struct tcb *c);
+static void drop(struct tcb *c);
 
 static struct tcb *
 tcb_alloc(u32 rip, u16 rport, u16 port)
@@ -241,7 +241,7 @@ tcb_alloc(u32 rip, u16 rport, u16 port)
 				old = &tcbs[i];
 		if (old == NULL)
 			return NULL;
-		tcb_free(old);
+		drop(old);
 	}
 	struct tcb *c = &tcbs[tcbfree[--ntcbfree]];
 	i16 i = c - tcbs;
@@ -628,7 +628,7 @@ tcp_input(const struct ipv4 *ip, const u8 *srcmac, u64 now)
 	// received, reopens it (RFC 9293 3.10.7.4, fourth, TIME-WAIT note).
 	if (c != NULL && c->state == TIME_WAIT && (t.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
 	    SEQ_GT(t.seq, c->rcv_nxt)) {
-		tcb_free(c);
+		drop(c);
 		c = NULL;
 	}
 	if (c == NULL)
