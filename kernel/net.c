@@ -50,10 +50,26 @@ input(const u8 *f, u32 len)
 	st->net_rx_drops++;     // nothing in this kernel takes it yet
 }
 
+// Wait once a pass has found nothing more: until a frame may have come
+// (net_rxirq is no longer seen, read before the pass) or the TSC passes
+// deadline_us (in microseconds; 0: none).
+static void
+netwait(u64 seen, u64 deadline_us)
+{
+	(void)deadline_us;
+	if (sched_policy == IDLE_SPIN) {
+		thread_yield();
+		return;
+	}
+	if (!vnet_rx_arm())
+		return;                 // a frame came as it asked for interrupts
+	pollvar_wait(&net_rxirq, seen);
+	mystats()->net_wakeups++;
+}
+
 static void
 netthread(void *arg)
 {
-	volatile struct cpustats *st = mystats();
 	u8 *out = vnet_tx_buf();
 
 	(void)arg;
@@ -66,14 +82,7 @@ netthread(void *arg)
 		vnet_rx_quiet();
 		while (vnet_rx(input, RX_BATCH) > 0)
 			vnet_tx_flush();
-		if (sched_policy == IDLE_SPIN) {
-			thread_yield();
-			continue;
-		}
-		if (!vnet_rx_arm())
-			continue;
-		pollvar_wait(&net_rxirq, seen);
-		st->net_wakeups++;
+		netwait(seen, 0);
 	}
 }
 
