@@ -4,10 +4,10 @@
 //
 // Its loop: take the received frames in batches, answer ARP requests for
 // our address, count the rest, give the buffers back, send what it
-// queued; then, when nothing is left, wait.  How it waits is the idle
-// policy's: under idle=spin it yields and looks again, its core never
-// idling; otherwise it blocks on net_rxirq with pollvar_wait(), its core
-// halts, and the receive interrupt's handler wakes it.  No packet work
+// queued; then, when nothing is left, wait.  How it waits is poll='s
+// (netwait.c): spin, Toro's API, or by default the kit's, blocked on
+// net_rxirq with pollvar_wait_until(), its core halted until the receive
+// interrupt's handler or the next deadline wakes it.  No packet work
 // happens in the handler.
 //
 // Invariant: receive interrupts are asked for only while the thread
@@ -18,6 +18,7 @@
 #include "defs.h"
 #include "cpu.h"
 #include "net.h"
+#include "netwait.h"
 #include "pci.h"
 #include "poll.h"
 #include "sched.h"
@@ -51,20 +52,12 @@ input(const u8 *f, u32 len)
 }
 
 // Wait once a pass has found nothing more: until a frame may have come
-// (net_rxirq is no longer seen, read before the pass) or the TSC passes
-// deadline_us (in microseconds; 0: none).
+// (net_rxirq is no longer seen, read before the pass) or net_now_us()
+// passes deadline_us (0: none), by the policy poll= (netwait.c).
 static void
 netwait(u64 seen, u64 deadline_us)
 {
-	(void)deadline_us;
-	if (sched_policy == IDLE_SPIN) {
-		thread_yield();
-		return;
-	}
-	if (!vnet_rx_arm())
-		return;                 // a frame came as it asked for interrupts
-	pollvar_wait(&net_rxirq, seen);
-	mystats()->net_wakeups++;
+	net_wait(seen, deadline_us);
 }
 
 static void
@@ -93,6 +86,7 @@ net_init(void)
 {
 	pci_init();
 	vnet_init(ncpu - 1);
+	netwait_init();                 // poll=, and the line that says it
 }
 
 // After "kit: ready": the network thread on the card's core.

@@ -351,9 +351,12 @@ wake(struct pollvar *v)
 
 // <<haltpoll
 // Spin up to this core's window before a halt, looking for work with
-// pause (SDM Vol. 2B PAUSE), interrupts off: every wake-up source is in
-// memory (the inbox, the timer queue by the TSC, the waiters), so a look
-// catches it without an interrupt.  Returns whether one caught work.
+// pause (SDM Vol. 2B PAUSE).  The wake-ups of threads are in memory (the
+// inbox, the timer queue by the TSC, the waiters), so a look catches them
+// without an interrupt; a device's come as an interrupt (the network
+// card's MSI-X, whose handler bumps the variable its thread waits on), so
+// each turn also opens a window for interrupts, as Linux's polling idle
+// state spins with interrupts on.  Returns whether one caught work.
 static bool
 haltpoll(struct pollcpu *pc)
 {
@@ -365,6 +368,7 @@ haltpoll(struct pollcpu *pc)
 		if (sched_poll())
 			return true;
 		pause();
+		intr_window();
 	}
 	return false;
 }
