@@ -38,7 +38,7 @@ static const struct key {
 	{ "tick",     STAGE_SCHED,     "the timer tick's rate, or none (timer.c)" },
 	{ "sleep",    STAGE_SCHED,     "app=sleepers: one sleep for all (sleepers.c)" },
 	{ "sleeps",   STAGE_IDLE,      "app=lateness: sleeps per core (lateness.c)" },
-	{ "poll",     STAGE_POLL,      "app=prodcons: the consumer's API (prodcons.c)" },
+	{ "poll",     STAGE_POLL,      "how a thread that polls waits: prodcons's consumer and the network thread (prodcons.c, netwait.c)" },
 	{ "period",   STAGE_POLL,      "app=prodcons: microseconds between messages" },
 	{ "n",        STAGE_POLL,      "app=prodcons: messages to send" },
 	{ "start",    STAGE_POLL,      "app=prodcons: quiet milliseconds first" },

@@ -4,6 +4,8 @@
 //   tick <Hz> | tick none     every core's LAPIC timer        tick: 250 Hz, tick: none
 //   stats                     each CPU's counters, a line     stats: cpu 0 halts=...
 //                             each, then                      stats: end
+//   poll spin|toro|wait       how the network thread waits    poll: wait
+//                             (net stage; netwait.c)
 //   help                      the commands                    help: ...
 //
 // Each command is answered by lines that start with its name and a
@@ -39,6 +41,9 @@
 #include "sched.h"
 #include "stats.h"
 #include "trap.h"
+#if KIT_STAGE_LEVEL >= STAGE_NET
+#include "netwait.h"
+#endif
 #include "x86.h"
 
 #define COM1_IRQ 4              // the PC's ISA IRQ of COM1
@@ -207,6 +212,20 @@ cmd_stats(const char *arg)
 	reply("stats: end");
 }
 
+#if KIT_STAGE_LEVEL >= STAGE_NET
+// The network thread's way of waiting (netwait.c): it reads it on each
+// pass, and a blocked thread is woken to read it.
+static void
+cmd_poll(const char *arg)
+{
+	if (*arg != '\0' && !netwait_set(arg)) {
+		reply("poll: bad way '%s' (poll spin, poll toro or poll wait)", arg);
+		return;
+	}
+	reply("poll: %s", netwait_name());
+}
+#endif
+
 static void cmd_help(const char *arg);
 
 // <<console-command
@@ -221,6 +240,9 @@ static const struct command {
 	{ "idle",  cmd_idle,  false, idle_help },     // "idle spin|hlt", from policy.c
 	{ "tick",  cmd_tick,  false, "tick <Hz>|none" },
 	{ "stats", cmd_stats, true,  "stats" },
+#if KIT_STAGE_LEVEL >= STAGE_NET
+	{ "poll",  cmd_poll,  false, "poll spin|toro|wait" },
+#endif
 	{ "help",  cmd_help,  false, NULL },
 };
 #define NCOMMAND (sizeof commands / sizeof commands[0])

@@ -5,11 +5,12 @@
 // Its loop: take the received frames in batches and pass each up the
 // stack (Ethernet, then ARP, or IPv4 and ICMP or TCP), send what that
 // queued with one kick a batch, run the TCP timers that are due; then,
-// when nothing is left, wait (netwait).  How it waits is the idle
-// policy's: under idle=spin it yields and looks again, its core never
-// idling; otherwise it blocks on net_rxirq with pollvar_wait(), its core
-// halts, and the receive interrupt's handler wakes it.  No packet work
-// happens in the handler.
+// when nothing is left, wait (netwait) until a frame comes or the
+// earliest TCP deadline.  How it waits is poll='s (netwait.c): spin,
+// Toro's API, or by default the kit's, blocked on net_rxirq with
+// pollvar_wait_until(), its core halted until the receive interrupt's
+// handler or the next deadline wakes it.  No packet work happens in the
+// handler.
 //
 // Invariant: receive interrupts are asked for only while the thread
 // waits; before it blocks, vnet_rx_arm() re-checks the queue after
@@ -19,23 +20,16 @@
 #include "defs.h"
 #include "cpu.h"
 #include "net.h"
+#include "netwait.h"
 #include "pci.h"
 #include "poll.h"
 #include "sched.h"
 #include "stats.h"
 #include "tcp.h"
-#include "x86.h"
 
 #define RX_BATCH 32             // frames a pass takes before it sends what it queued
 
-static u64 ticks_per_us;
-static u64 now;                 // µs, at the start of the current pass
-
-static u64
-clock_us(void)
-{
-	return rdtsc() / ticks_per_us;
-}
+static u64 now;                 // net_now_us() at the start of the current pass
 
 // The way out for the protocols (net.h).  While a self-test sets
 // net_tap, frames go there instead of to the card.
@@ -132,20 +126,13 @@ input(const u8 *f, u32 len)
 	st->net_rx_drops++;
 }
 
-// Wait for a frame, or until deadline_us (0: none), having seen the
-// receive interrupt count seen.  Under idle=spin, and while a TCP timer
-// is pending, it only yields: pollvar_wait() takes no deadline.
+// Wait once a pass has found nothing more: until a frame may have come
+// (net_rxirq is no longer seen, read before the pass) or net_now_us()
+// passes deadline_us (0: none), by the policy poll= (netwait.c).
 static void
 netwait(u64 seen, u64 deadline_us)
 {
-	if (sched_policy == IDLE_SPIN || deadline_us != 0) {
-		thread_yield();
-		return;
-	}
-	if (!vnet_rx_arm())
-		return;
-	pollvar_wait(&net_rxirq, seen);
-	mystats()->net_wakeups++;
+	net_wait(seen, deadline_us);
 }
 
 static void
@@ -162,10 +149,10 @@ netthread(void *arg)
 	for (;;) {
 		u64 seen = pollvar_read(&net_rxirq);
 		vnet_rx_quiet();
-		now = clock_us();
+		now = net_now_us();
 		while (vnet_rx(input, RX_BATCH) > 0) {
 			vnet_tx_flush();
-			now = clock_us();
+			now = net_now_us();
 		}
 		tcp_timers(now);
 		vnet_tx_flush();
@@ -180,9 +167,7 @@ net_init(void)
 {
 	pci_init();
 	vnet_init(ncpu - 1);
-	ticks_per_us = kit_stats.tsc_hz / 1000000;
-	if (ticks_per_us == 0)
-		ticks_per_us = 1000;            // no PIT to measure by: a guess of 1 GHz
+	netwait_init();                 // poll=, and the line that says it
 	httpd_init();
 }
 

@@ -176,15 +176,32 @@ poll_exit(struct thread *t)
 }
 
 // <<pollvar-wait
-// Block until v's value is not seen.  The thread first marks its core in
-// v->cpus, then looks at the value: both seq_cst, a locked RMW and a load
-// after it, which x86 does not reorder (SDM Vol. 3A 8.2.3.9 Loads and
-// Stores Are Not Reordered with Locked Instructions).
-// pollvar_set() stores the value, then reads cpus.  So either this look
-// sees the new value, or the writer sees the bit and wakes the core.
-// A woken thread looks again: the value may have come back to seen.
+// Block until v's value is not seen, or, given a deadline (a TSC value;
+// 0: none), until the TSC reaches it; return the value.  The thread
+// first marks its core in v->cpus, then looks at the value: both
+// seq_cst, a locked RMW and a load after it, which x86 does not reorder
+// (SDM Vol. 3A 8.2.3.9 Loads and Stores Are Not Reordered with Locked
+// Instructions).  pollvar_set() stores the value, then reads cpus.  So
+// either this look sees the new value, or the writer sees the bit and
+// wakes the core (pollvar-set below).
+//
+// With a deadline the thread is on two lists of its core at once: its
+// waiters (poll_check) and its timer queue, by its struct timer, as
+// thread_sleep_until() puts it there; the idle loop arms the tickless
+// one-shot for the queue's head, so a halted core wakes for it.  Both
+// lists are looked at by this core only, in sched_poll(), with
+// interrupts off, one after the other; so the two wake-ups never race:
+// the first to find the thread makes it ready and takes it off the
+// other list (poll_check takes its timer off the queue, poll_timeout
+// takes it off the waiters), and the second does not find it.  A value
+// set and a deadline passed by the same look wake it once.  An IPI or a
+// one-shot that comes for a thread woken already only ends a halt: the
+// idle loop finds nothing, and halts again.
+//
+// A woken thread looks again: the value may have come back to seen; it
+// then waits again, unless the deadline has passed.
 u64
-pollvar_wait(struct pollvar *v, u64 seen)
+pollvar_wait_until(struct pollvar *v, u64 seen, u64 deadline)
 {
 	struct thread *me = thread_self();
 	struct pollcpu *pc = mypollcpu();
@@ -195,22 +212,35 @@ pollvar_wait(struct pollvar *v, u64 seen)
 	for (;;) {
 		__atomic_fetch_or(&v->cpus, bit, __ATOMIC_SEQ_CST);
 		now = __atomic_load_n(&v->value, __ATOMIC_SEQ_CST);
-		if (now != seen)
+		if (now != seen || (deadline != 0 && rdtsc() >= deadline))
 			break;
 		me->poll.var = v;
 		me->poll.seen = seen;
 		me->poll.waitnext = pc->waiters;
 		pc->waiters = me;
+		me->poll.timed = deadline != 0;
+		if (me->poll.timed) {
+			me->timer.when = deadline;
+			timer_add(&mysched()->timers, &me->timer);
+		}
 		me->state = T_WAITING;
-		schedule();             // back once poll_check() saw the value change
+		schedule();             // back once poll_check() saw the value change, or the deadline came
 	}
 	// The bit goes when no thread of this core waits on v any more: only
-	// this core's threads set or clear it, one at a time.
+	// this core's threads set or clear it, one at a time.  A set after
+	// this finds no bit, and wakes nobody here.
 	for (struct thread *t = pc->waiters; t != NULL; t = t->poll.waitnext)
 		if (t->poll.var == v)
 			return now;
 	__atomic_fetch_and(&v->cpus, ~bit, __ATOMIC_SEQ_CST);
 	return now;
+}
+
+// No deadline: until the value changes.
+u64
+pollvar_wait(struct pollvar *v, u64 seen)
+{
+	return pollvar_wait_until(v, seen, 0);
 }
 // >>pollvar-wait
 
@@ -231,12 +261,33 @@ poll_check(void)
 		if (__atomic_load_n(&t->poll.var->value, __ATOMIC_SEQ_CST) != t->poll.seen) {
 			*pp = t->poll.waitnext;
 			t->poll.var = NULL;
+			if (t->poll.timed) {            // the value came first: the deadline goes
+				timer_remove(&mysched()->timers, &t->timer);
+				t->poll.timed = false;
+			}
 			sched_ready(mysched(), t);
 			mystats()->wakeups++;
 		} else {
 			pp = &t->poll.waitnext;
 		}
 	}
+}
+
+// From sched_poll(): t's deadline in pollvar_wait_until() came before
+// its value changed, and sched_poll() took t's timer off the queue; take
+// t off the waiters too, before sched_poll() makes it ready.
+void
+poll_timeout(struct thread *t)
+{
+	struct thread **pp = &mypollcpu()->waiters;
+
+	while (*pp != NULL && *pp != t)
+		pp = &(*pp)->poll.waitnext;
+	if (*pp == NULL)
+		panic("poll: cpu %d: a timed-out waiter is not on the waiters", cpunum());
+	*pp = t->poll.waitnext;
+	t->poll.var = NULL;
+	t->poll.timed = false;
 }
 
 // <<pollvar-set
@@ -255,13 +306,35 @@ poll_check(void)
 // and ends the halt.  At worst the IPI finds the core just awake, and
 // ends its next halt early.  A set that does not change the value wakes
 // nobody.  From threads only, not from the idle loop.
+static void wake(struct pollvar *v);
+
 void
 pollvar_set(struct pollvar *v, u64 value)
 {
-	volatile struct cpustats *st = mystats();
+	if (__atomic_exchange_n(&v->value, value, __ATOMIC_SEQ_CST) != value)
+		wake(v);
+}
 
-	if (__atomic_exchange_n(&v->value, value, __ATOMIC_SEQ_CST) == value)
-		return;
+// The same for a variable that several cores write: a locked add
+// (SDM Vol. 2A XADD with LOCK) loses no other core's change, and orders
+// the read of cpus after it as the XCHG above does.  Returns the value
+// before.
+u64
+pollvar_add(struct pollvar *v, u64 n)
+{
+	u64 old = __atomic_fetch_add(&v->value, n, __ATOMIC_SEQ_CST);
+
+	if (n != 0)
+		wake(v);
+	return old;
+}
+
+// After a store that changed v's value: an IPI to each other core that
+// has a waiter on v and whose halting flag is up.
+static void
+wake(struct pollvar *v)
+{
+	volatile struct cpustats *st = mystats();
 	u64 mask = __atomic_load_n(&v->cpus, __ATOMIC_SEQ_CST) & ~(1ULL << cpunum());
 	while (mask != 0) {
 		int c = __builtin_ctzll(mask);
@@ -278,9 +351,12 @@ pollvar_set(struct pollvar *v, u64 value)
 
 // <<haltpoll
 // Spin up to this core's window before a halt, looking for work with
-// pause (SDM Vol. 2B PAUSE), interrupts off: every wake-up source is in
-// memory (the inbox, the timer queue by the TSC, the waiters), so a look
-// catches it without an interrupt.  Returns whether one caught work.
+// pause (SDM Vol. 2B PAUSE).  The wake-ups of threads are in memory (the
+// inbox, the timer queue by the TSC, the waiters), so a look catches them
+// without an interrupt; a device's come as an interrupt (the network
+// card's MSI-X, whose handler bumps the variable its thread waits on), so
+// each turn also opens a window for interrupts, as Linux's polling idle
+// state spins with interrupts on.  Returns whether one caught work.
 static bool
 haltpoll(struct pollcpu *pc)
 {
@@ -292,6 +368,7 @@ haltpoll(struct pollcpu *pc)
 		if (sched_poll())
 			return true;
 		pause();
+		intr_window();
 	}
 	return false;
 }

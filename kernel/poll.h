@@ -28,13 +28,22 @@
 //
 //	pollvar_wait(v, seen)   blocks until v's value is not seen, and
 //	                        returns the value.
+//	pollvar_wait_until(v, seen, deadline)
+//	                        the same, but also returns once the TSC
+//	                        reaches deadline (0: no deadline), the value
+//	                        then maybe still seen.
 //	pollvar_set(v, value)   stores, and wakes the cores that have a
 //	                        waiter on v; an IPI only to those that halt.
+//	pollvar_add(v, n)       adds n, and wakes as pollvar_set() does: for a
+//	                        variable that more than one core writes.
 //
 //    A waiting thread is off the run queue (T_WAITING), on its core's list
 //    of waiters, which the core looks at in every sched_poll(); so a core
 //    whose threads all wait halts at once, with no grace period, and the
-//    writer wakes exactly the cores that wait, no others.
+//    writer wakes exactly the cores that wait, no others.  A deadline puts
+//    the thread on its core's timer queue too, as a sleep does: the
+//    tickless one-shot (timer.c) wakes a halted core for it, and no
+//    periodic tick is needed.
 //
 // 3. haltpoll=<max us>: before it halts, the idle loop spins up to a
 //    window, looking for work (waiters, inbox, deadlines) with pause, as
@@ -67,6 +76,7 @@ struct pollthread {
 	bool gaveup;                    // toro: found nothing for longer than the grace period
 	struct pollvar *var;            // wait: what it waits on, while T_WAITING
 	u64 seen;                       // wait: the value it waits to change
+	bool timed;                     // wait: its timer is on its core's timer queue too
 	struct thread *waitnext;        // wait: its core's next waiter
 };
 
@@ -78,7 +88,9 @@ u64  poll_grace(u64 ms);
 
 // The kit's API.
 u64  pollvar_wait(struct pollvar *v, u64 seen);
+u64  pollvar_wait_until(struct pollvar *v, u64 seen, u64 deadline);
 void pollvar_set(struct pollvar *v, u64 value);
+u64  pollvar_add(struct pollvar *v, u64 n);
 
 // The value now, without waiting.
 static inline u64
@@ -90,6 +102,7 @@ pollvar_read(struct pollvar *v)
 // The scheduler's and the idle loop's side (sched.c, thread.c, idlethread.c).
 void poll_init(void);
 void poll_check(void);
+void poll_timeout(struct thread *t);
 void poll_exit(struct thread *t);
 bool poll_before_halt(volatile struct cpustats *c);
 void poll_after_halt(void);

@@ -250,3 +250,171 @@ test_toropoll(void)
 {
 	return inthread(toropoll_body);
 }
+
+// pollvar_wait_until(): a thread on core 1 (or 0) waits with a deadline.
+//  1. A set wakes it long before its deadline, and its deadline leaves
+//     the timer queue with it.
+//  2. With nothing set, the deadline wakes it, not before, the value
+//     unchanged; its core halted meanwhile (tickless: the one-shot).
+//  3. A set after that wake-up does no harm: it finds no waiter, sends
+//     no IPI, and does not cut short the sleep the thread is in by then.
+//  4. Ping-pong again, each wait with a deadline a few microseconds
+//     ahead, so that sets and deadlines cross: every hand-off arrives,
+//     and no thread is made ready twice (that would break a run queue).
+#define DL_SHORT_MS 20          // the deadline of case 2
+#define DL_SLEEP_MS 50          // the sleep of case 3
+#define DL_HANDOFFS 20000
+
+static struct {
+	struct pollvar var;
+	volatile u64 got, woke, deadline;
+	volatile bool queued, waiting, slept;
+	volatile u64 slept_tsc;
+} dl;
+
+// Whether tm is on this core's timer queue.
+static bool
+queued(struct timer *tm)
+{
+	for (struct timer *t = mysched()->timers.head; t != NULL; t = t->next)
+		if (t == tm)
+			return true;
+	return false;
+}
+
+static void
+dl_set_waiter(void *arg)
+{
+	(void)arg;
+	dl.deadline = rdtsc() + ms_to_tsc(5000);
+	dl.waiting = true;
+	dl.got = pollvar_wait_until(&dl.var, 0, dl.deadline);
+	dl.woke = rdtsc();
+	dl.queued = queued(&thread_self()->timer);
+}
+
+static void
+dl_time_waiter(void *arg)
+{
+	(void)arg;
+	dl.deadline = rdtsc() + ms_to_tsc(DL_SHORT_MS);
+	dl.got = pollvar_wait_until(&dl.var, 0, dl.deadline);
+	dl.woke = rdtsc();
+	dl.queued = queued(&thread_self()->timer);
+	dl.waiting = true;              // case 3: the set may come now
+	u64 t0 = rdtsc();
+	thread_sleep(DL_SLEEP_MS);
+	dl.slept_tsc = rdtsc() - t0;
+	dl.slept = true;
+}
+
+static struct pollvar dlball;
+static volatile u64 dltimeouts;         // waits of case 4 that their deadline ended
+
+static void
+dlplayer(void *arg)
+{
+	u64 me = (uptr)arg, v = pollvar_read(&dlball), ahead = us_to_tsc(5);
+
+	while (v < DL_HANDOFFS) {
+		if (v % 2 == me)
+			pollvar_set(&dlball, ++v);
+		else if (pollvar_wait_until(&dlball, v, rdtsc() + ahead + rdtsc() % (8 * ahead)) == v)
+			__atomic_fetch_add(&dltimeouts, 1, __ATOMIC_SEQ_CST);
+		else
+			v = pollvar_read(&dlball);
+	}
+}
+
+// Wait, sleeping 1 ms at a time, until *flag; false after 5 s.
+static bool
+await(volatile bool *flag)
+{
+	for (int i = 0; !*flag; i++) {
+		if (i == 5000)
+			return false;
+		thread_sleep(1);
+	}
+	return true;
+}
+
+static const char *
+deadline_body(void)
+{
+	int other = ncpu > 1 ? 1 : 0;
+	volatile struct cpustats *oc = &kit_stats.cpu[other], *st = mystats();
+	u64 hz = kit_stats.tsc_hz;
+	struct thread *w;
+
+	// 1. A set wakes it.
+	dl = (typeof(dl)){ 0 };
+	w = thread_create(other, dl_set_waiter, NULL);
+	if (!await(&dl.waiting))
+		return fail("the waiter never ran");
+	while (__atomic_load_n(&w->state, __ATOMIC_SEQ_CST) != T_WAITING)
+		thread_sleep(1);
+	pollvar_set(&dl.var, 5);
+	thread_join(w);
+	if (dl.got != 5)
+		return fail("woken by a set, the waiter got %lu, want 5", dl.got);
+	if (dl.woke >= dl.deadline)
+		return fail("a set 5 s before the deadline did not wake the waiter");
+	if (dl.queued)
+		return fail("woken by a set, the waiter's deadline stayed on the timer queue");
+
+	// 2. The deadline wakes it.
+	dl = (typeof(dl)){ 0 };
+	u64 h0 = oc->halts;
+	w = thread_create(other, dl_time_waiter, NULL);
+	if (!await(&dl.waiting))
+		return fail("the deadline never woke the waiter");
+	if (dl.got != 0)
+		return fail("woken by its deadline, the waiter got %lu, want 0", dl.got);
+	if (dl.woke < dl.deadline)
+		return fail("the waiter woke %lu us before its deadline",
+		    (dl.deadline - dl.woke) * 1000000 / hz);
+	if (dl.woke - dl.deadline > hz)
+		return fail("the waiter woke %lu ms after its deadline",
+		    (dl.woke - dl.deadline) * 1000 / hz);
+	if (dl.queued)
+		return fail("woken by its deadline, its timer stayed on the queue");
+	if (other != cpunum() && sched_policy == IDLE_HLT && oc->halts == h0)
+		return fail("cpu %d did not halt while its thread waited for a deadline", other);
+
+	// 3. A set after the deadline woke it.
+	u64 sent = st->ipis_sent, skipped = st->poll_ipis_skipped, wk = oc->wakeups;
+	pollvar_set(&dl.var, 9);
+	if (st->ipis_sent != sent || st->poll_ipis_skipped != skipped || dl.var.cpus != 0)
+		return fail("a set after the deadline sent %lu IPIs, skipped %lu, cpus 0x%lx",
+		    st->ipis_sent - sent, st->poll_ipis_skipped - skipped, dl.var.cpus);
+	thread_join(w);
+	if (!dl.slept)
+		return fail("the waiter never finished its sleep");
+	if (dl.slept_tsc < ms_to_tsc(DL_SLEEP_MS))
+		return fail("a set after the deadline cut a sleep of %d ms to %lu us",
+		    DL_SLEEP_MS, dl.slept_tsc * 1000000 / hz);
+	if (other != cpunum() && oc->wakeups - wk > 2)  // the sleep's end, and its exit's message
+		return fail("cpu %d made %lu threads ready for a sleep and an exit",
+		    other, oc->wakeups - wk);
+
+	// 4. Sets and deadlines cross.
+	dlball = (struct pollvar){ 0 };
+	dltimeouts = 0;
+	struct thread *p0 = thread_create(cpunum(), dlplayer, (void *)0);
+	struct thread *p1 = thread_create(other, dlplayer, (void *)1);
+	thread_join(p0);
+	thread_join(p1);
+	if (pollvar_read(&dlball) != DL_HANDOFFS)
+		return fail("the ball stopped at %lu", pollvar_read(&dlball));
+	if (dlball.cpus != 0)
+		return fail("cpus 0x%lx after the players left", dlball.cpus);
+	kprintf("polldeadline: %d hand-offs with deadlines 5-45 us ahead, %lu waits ended by one\n",
+	    DL_HANDOFFS, dltimeouts);
+	return NULL;
+}
+
+const char *
+test_polldeadline(void)
+{
+	return inthread(deadline_body);
+}

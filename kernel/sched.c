@@ -147,6 +147,10 @@ sched_poll(void)
 		struct timer *tm;
 		while ((tm = timer_expired(&s->timers, now)) != NULL) {
 			struct thread *t = (struct thread *)((char *)tm - offsetof(struct thread, timer));
+#if KIT_STAGE_LEVEL >= STAGE_POLL
+			if (t->state == T_WAITING)
+				poll_timeout(t);        // a pollvar wait's deadline came first
+#endif
 			sched_ready(s, t);
 			mystats()->wakeups++;
 		}

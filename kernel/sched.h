@@ -45,7 +45,8 @@ enum tstate {
 	T_ZOMBIE,       // done and off every list: join returns it to the pool
 #if KIT_STAGE_LEVEL >= STAGE_POLL
 	T_POLLIDLE,     // a poller that gave up, as did all of its core's: until an interrupt (poll.c)
-	T_WAITING,      // blocked until a pollvar changes, on its core's waiters (poll.c)
+	T_WAITING,      // blocked until a pollvar changes, on its core's waiters (poll.c),
+	                // and, with a deadline, on its timer queue too
 #endif
 };
 
@@ -72,7 +73,7 @@ struct thread {
 	struct thread *msgnext;         // its core's inbox
 	volatile u32 queued;            // 1 while in the inbox, or claimed by exit
 	volatile u32 permit;            // 1: the next park() returns at once
-	struct timer timer;             // its sleep deadline
+	struct timer timer;             // its sleep deadline, or its wait's (poll.c)
 	struct spinlock lock;           // guards joiner and the move to T_ZOMBIE
 	struct thread *joiner;          // the thread waiting in join, if any
 	uptr stack;                     // its stack's lowest byte; 0: a boot stack
@@ -127,6 +128,7 @@ void           timer_init(void);
 void           timer_start(void);
 void           timer_add(struct timerq *q, struct timer *tm);
 struct timer  *timer_expired(struct timerq *q, u64 now);
+void           timer_remove(struct timerq *q, struct timer *tm);
 void           timer_arm(struct timerq *q);
 void           timer_irq(void);
 u64            ms_to_tsc(u64 ms);

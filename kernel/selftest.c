@@ -53,6 +53,7 @@ fail(const char *fmt, ...)
 	X(percentile, STAGE_IDLE)                                       \
 	X(pollvar,    STAGE_POLL)       /* polltest.c */                \
 	X(toropoll,   STAGE_POLL)                                       \
+	X(polldeadline, STAGE_POLL)                                     \
 	X(arp,        STAGE_NET)        /* nettest.c */                 \
 	X(pci,        STAGE_NET)                                        \
 	X(pcibars,    STAGE_NET)                                        \

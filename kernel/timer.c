@@ -171,6 +171,21 @@ timer_add(struct timerq *q, struct timer *tm)
 	*p = tm;
 }
 
+// Take tm off the queue, where it is (a wait with a deadline that ended
+// another way: poll.c).  A one-shot armed for it stays armed; the idle
+// loop's next timer_arm() sets it for the new head, or stops it.
+void
+timer_remove(struct timerq *q, struct timer *tm)
+{
+	for (struct timer **p = &q->head; *p != NULL; p = &(*p)->next)
+		if (*p == tm) {
+			*p = tm->next;
+			tm->next = NULL;
+			return;
+		}
+	panic("timer: cpu %d: a deadline to remove is not on the queue", cpunum());
+}
+
 // The earliest deadline if it is not later than now, off the queue; NULL
 // if none has passed.
 struct timer *

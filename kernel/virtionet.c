@@ -57,12 +57,13 @@ static u8 txbuf[QSIZE][BUFSIZE] __attribute__((aligned(4096)));
 struct pollvar net_rxirq;
 
 // The receive queue's MSI-X handler, on the network core in its idle
-// loop: wake the network thread, nothing more.  Only this handler writes
-// net_rxirq, on one core, so the increment does not race.
+// loop: wake the network thread, nothing more.  The console bumps
+// net_rxirq too, from core 0, when the way the thread waits changes
+// (netwait.c); a locked add loses neither.
 void
 net_intr(void)
 {
-	pollvar_set(&net_rxirq, net_rxirq.value + 1);
+	pollvar_add(&net_rxirq, 1);
 }
 
 static bool

@@ -24,10 +24,15 @@ __all__ = [
     "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",
     "RANKS", "Percentiles", "percentiles", "ProdconsStart", "prodcons_start",
     "LOCKS_SUMMARY", "LocksSummary", "locks_summary", "woke_late_us",
+    "POLL_WAYS", "NET_WAIT", "NetWait", "net_wait",
 ]
 
 # idle=<policy> on the command line, `idle <policy>` on the console (kernel/policy.c).
 IDLE_POLICIES = ("spin", "hlt")
+
+# poll=<way> on the command line (prodcons's consumer and the network thread), and
+# `poll <way>` on the net stage's console, answered `poll: <way>` (kernel/netwait.c).
+POLL_WAYS = ("spin", "toro", "wait")
 
 # -- fixed lines (kernel/main.c, panic.c, selftest.c, console.c, prodcons.c)
 BOOT = "kit: boot "                 # + the stage's name
@@ -234,3 +239,21 @@ _WOKE_LATE = re.compile(r"^sleep: \d+ ms, woke (\d+) us late$", re.M)
 def woke_late_us(console: str) -> list[int]:
     """How late each of the sched self-test's sleeps woke, in microseconds."""
     return [int(us) for us in _WOKE_LATE.findall(console)]
+
+
+# -- the network thread's way of waiting (kernel/netwait.c), before ready in a VM with the card:
+#    `net: thread on cpu <n> waits by <way>`
+
+NET_WAIT = re.compile(r"^net: thread on cpu (\d+) waits by (\w+)\n", re.M)
+
+
+@dataclass(frozen=True)
+class NetWait:
+    cpu: int                # the network thread's core, the one the card interrupts
+    way: str                # one of POLL_WAYS
+
+
+def net_wait(text: str) -> NetWait | None:
+    """The network thread's line in ``text``, or None (no card, or not booted yet)."""
+    m = NET_WAIT.search(text)
+    return NetWait(int(m.group(1)), m.group(2)) if m else None

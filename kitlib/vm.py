@@ -87,8 +87,8 @@ class VM:
     devices=["virtio-net-pci,netdev=n0"]``.  ``net=True`` adds the network
     card of the net stage that way: QEMU's user-mode network with the
     guest's port 80 forwarded from a free TCP port on 127.0.0.1, which
-    ``host_port`` holds (None without ``net``), and a modern-only
-    virtio-net card (``disable-legacy=on``) without option ROM.
+    ``host_port`` holds (None without ``net``), IPv4 only, and a
+    modern-only virtio-net card (``disable-legacy=on``) without option ROM.
 
     Waits raise named errors: GuestPanic (``kit: panic ...`` or status 35),
     TripleFault (status 0), GuestExited (any other end), GuestTimeout.
@@ -131,7 +131,13 @@ class VM:
         self.host_port: int | None = None
         if net:
             self.host_port = _free_port()
-            self.add_args("-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{self.host_port}-:80")
+            # ipv6=off (QEMU's manual, -netdev user: "ipv4=on|off and ipv6=on|off"):
+            # with IPv6 on, the user network sends an unsolicited Router
+            # Advertisement every 200 to 600 s (RFC 4861 6.2.1's default
+            # MaxRtrAdvInterval and MinRtrAdvInterval; libslirp's RA timer,
+            # ip6_icmp.c), which would wake an idle guest that has no IPv6.
+            # With IPv4 only it sends nothing unasked.
+            self.add_args("-netdev", f"user,id=n0,ipv6=off,hostfwd=tcp:127.0.0.1:{self.host_port}-:80")
             self.add_device("virtio-net-pci,netdev=n0,disable-legacy=on,romfile=")
         self._proc: QemuProcess | None = None
         self._cursor = 0

@@ -29,10 +29,11 @@ def poll() -> kitlib.Image:
 @requires_qemu
 @pytest.mark.parametrize("cpus", [2, 4])
 def test_self_tests_pass_with_pollvar_ping_pong_and_toro_grace(poll, cpus):
-    """100,000 pollvar hand-offs between two halting cores end (no wake-up is lost), and so on."""
+    """100,000 pollvar hand-offs between two halting cores end (no wake-up is lost), waits with a
+    deadline end by a set or by the deadline, whichever comes first, and so on."""
     with kitlib.VM(poll, cpus=cpus, append="test idle=hlt tick=none", boot_timeout=120) as vm:
         assert vm.wait_exit(timeout=120) == 33, vm.tail()
-    for name in ("yield", "sleep", "remote", "pingpong", "pollvar", "toropoll"):
+    for name in ("yield", "sleep", "remote", "pingpong", "pollvar", "toropoll", "polldeadline"):
         assert protocol.test_results(vm.console).get(name, "missing") is None, vm.tail()
 
 

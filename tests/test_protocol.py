@@ -88,8 +88,17 @@ def test_the_line_patterns_find_their_lines_whole():
     assert protocol.prodcons_start("prodcons: poll=spin period=200 us n=5 consumer on cpu 1") is None
 
 
+def test_the_network_threads_line():
+    text = "net: virtio-net mac 52:54:00:12:34:56, 128+128 buffers, rx on cpu 1 by MSI-X\nnet: thread on cpu 1 waits by toro\n"
+    assert protocol.net_wait(text) == protocol.NetWait(1, "toro")
+    assert protocol.net_wait("net: no virtio-net device\n") is None
+    assert protocol.net_wait("net: thread on cpu 1 waits by wa") is None      # still arriving
+
+
 @pytest.mark.parametrize("command, line, refused", [
     ("idle hlt", "idle: hlt\n", False),
+    ("poll toro", "poll: toro\n", False),
+    ("poll nap", "poll: bad way 'nap' (poll spin, poll toro or poll wait)\n", True),
     ("tick 0", "tick: bad rate '0'\n", True),
     ("nap", "console: unknown command 'nap' (try help)\n", True),
 ])
