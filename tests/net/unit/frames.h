@@ -1,0 +1,38 @@
+// Frames for the tests, written out byte by byte as QEMU's user network
+// (the gateway 10.0.2.2, MAC 52:55:0a:00:02:02) and the guest (10.0.2.15,
+// MAC 52:54:00:12:34:56) exchange them.
+
+#ifndef FRAMES_H
+#define FRAMES_H
+
+// The gateway asks who has 10.0.2.15, to the broadcast address, padded to
+// the shortest frame (IEEE 802.3 3.1.1, RFC 826 "Packet Generation").
+#define ARP_WHOHAS_GUEST \
+	"ff ff ff ff ff ff  52 55 0a 00 02 02  08 06" \
+	"00 01  08 00  06  04  00 01" \
+	"52 55 0a 00 02 02  0a 00 02 02" \
+	"00 00 00 00 00 00  0a 00 02 0f" \
+	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+
+// The guest's answer: the opcode 2, sender and target swapped, its MAC
+// filled in, padded likewise.
+#define ARP_GUEST_ISAT \
+	"52 55 0a 00 02 02  52 54 00 12 34 56  08 06" \
+	"00 01  08 00  06  04  00 02" \
+	"52 54 00 12 34 56  0a 00 02 0f" \
+	"52 55 0a 00 02 02  0a 00 02 02" \
+	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+
+// The guest announces 10.0.2.15 (RFC 5227 2.3).
+#define ARP_GUEST_ANNOUNCE \
+	"ff ff ff ff ff ff  52 54 00 12 34 56  08 06" \
+	"00 01  08 00  06  04  00 01" \
+	"52 54 00 12 34 56  0a 00 02 0f" \
+	"00 00 00 00 00 00  0a 00 02 0f" \
+	"00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+
+static const u8 guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const u8 gateway_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+#define GATEWAY_IP 0x0a000202
+
+#endif
