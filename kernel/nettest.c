@@ -222,6 +222,59 @@ test_inet(void)
 	return NULL;
 }
 
+// ICMP echo: a request from the gateway is answered from us to it, type
+// 0, the same identifier, sequence and data, and a right checksum; a
+// request with a wrong checksum, or a reply, is not answered.
+const char *
+test_icmp(void)
+{
+	static const u8 gw[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+	static const u8 mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	static u8 f[ETH_MAXLEN], out[ETH_MAXLEN];
+	const char *data = "idlekit ping";
+	u32 dlen = strlen(data), ilen = 8 + dlen;
+	struct ipv4 ip;
+	struct eth e;
+
+	u32 n = eth_build(f, mac, gw, ETHTYPE_IPV4);
+	n += ipv4_build(f + n, IPPROTO_ICMP, 0x0a000202, NET_IP, 9, ilen);
+	u8 *q = f + n;
+	memset(q, 0, 8);
+	q[0] = ICMP_ECHO_REQUEST;
+	q[4] = 0x12;                            // identifier 0x1234, sequence 7
+	q[5] = 0x34;
+	q[7] = 7;
+	memcpy(q + 8, data, dlen);
+	u16 c = inet_fold(inet_sum(0, q, ilen));
+	q[2] = c >> 8;
+	q[3] = c;
+	n += ilen;
+
+	u32 m = icmp_echo_reply(out, f, n, mac, NET_IP);
+	if (m != eth_pad(f, n) || !eth_parse(out, m, &e) || memcmp(e.dst, gw, 6) != 0 ||
+	    memcmp(e.src, mac, 6) != 0)
+		return fail("echo reply of %u bytes, or not from us to the asker", m);
+	if (ipv4_parse(out + ETH_HLEN, m - ETH_HLEN, 0x0a000202, &ip) != IPV4_OK ||
+	    ip.src != NET_IP || ip.proto != IPPROTO_ICMP || ip.len != ilen)
+		return fail("the echo reply's IPv4 header is wrong");
+	const u8 *r = ip.payload;
+	if (r[0] != ICMP_ECHO_REPLY || r[1] != 0 || inet_fold(inet_sum(0, r, ilen)) != 0 ||
+	    memcmp(r + 4, q + 4, 4 + dlen) != 0)
+		return fail("the echo reply: type %u, or its checksum, identifier or data wrong", r[0]);
+	q[8] ^= 1;                              // the data no longer matches the checksum
+	if (icmp_echo_reply(out, f, n, mac, NET_IP) != 0)
+		return fail("answered a request with a wrong checksum");
+	q[8] ^= 1;
+	q[0] = ICMP_ECHO_REPLY;                 // a reply, to us, with its checksum right
+	q[2] = q[3] = 0;
+	c = inet_fold(inet_sum(0, q, ilen));
+	q[2] = c >> 8;
+	q[3] = c;
+	if (icmp_echo_reply(out, f, n, mac, NET_IP) != 0)
+		return fail("answered a reply");
+	return NULL;
+}
+
 // A frame from QEMU's gateway 10.0.2.2, port 40000, to our port, with a
 // TCP segment of the given flags, numbers, MSS option (0: none) and data.
 static u32

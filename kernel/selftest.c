@@ -60,6 +60,7 @@ fail(const char *fmt, ...)
 	X(msix,       STAGE_NET)                                        \
 	X(virtqueues, STAGE_NET)                                        \
 	X(inet,       STAGE_NET)                                        \
+	X(icmp,       STAGE_NET)                                        \
 	X(tcp,        STAGE_NET)
 
 #define DECLARE(name, stage) const char *test_##name(void) __attribute__((weak));

@@ -25,7 +25,7 @@ from kitlib.hostcpu import read_thread_sched
 
 from conftest import SHARED_QEMU, requires_qemu, runnable_pct
 
-NET_TESTS = ["arp", "pci", "pcibars", "msix", "virtqueues", "inet", "tcp"]
+NET_TESTS = ["arp", "pci", "pcibars", "msix", "virtqueues", "inet", "icmp", "tcp"]
 CARD = "pci: 00:03.0 1af4:1041 net\n"
 MAC = "net: virtio-net mac 52:54:00:12:34:56, 128+128 buffers, rx on cpu 1 by MSI-X\n"
 
