@@ -1,5 +1,6 @@
-// shim.c: the host's side of kernel/net.h's way out, and of the kernel
-// calls the pure network files make.  See shim.h.
+// shim.c: the host's side of kernel/net.h's way out (net_tx_buf,
+// net_tx_send, net_mac), and of the other kernel calls the pure network
+// files make.  See shim.h.
 //
 // Every net_tx_buf() is a fresh heap block of exactly ETH_MAXLEN bytes,
 // so that AddressSanitizer catches a frame written past its end; a
@@ -87,6 +88,15 @@ net_tx_send(u32 len)
 	kept[slot] = pending;
 	keptlen[slot] = len;
 	pending = NULL;
+}
+
+// The guest's MAC on QEMU's user network (52:54:00:12:34:56).
+const u8 *
+net_mac(void)
+{
+	static const u8 mac[ETH_ALEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+	return mac;
 }
 
 void

@@ -1,6 +1,7 @@
 // The host's stand-ins for what the kernel gives the pure network files
 // (kernel/eth.c, arp.c, ipv4.c, icmp.c, tcp.c, http.c): the way out
-// (net_tx_buf, net_tx_send) captures the frames sent, and panic() and
+// (net_tx_buf, net_tx_send) captures the frames sent, net_mac() is the
+// guest's MAC, 52:54:00:12:34:56, and panic() and
 // kprintf() print to stderr.  Used by the unit tests and the fuzzers.
 
 #ifndef SHIM_H

@@ -35,4 +35,26 @@ static const u8 guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const u8 gateway_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
 #define GATEWAY_IP 0x0a000202
 
+// RFC 1071's checksum written as its definition reads, 16-bit big-endian
+// words one at a time, to check the kernel's faster one against; sum is
+// a running sum to start from (a pseudo-header's).
+static inline u16
+rfc1071(u32 sum, const u8 *p, u32 len)
+{
+	for (u32 i = 0; i + 1 < len; i += 2)
+		sum += (u32)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (u32)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (u16)~sum;
+}
+
+static inline void
+put16be(u8 *p, u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
 #endif
