@@ -170,13 +170,14 @@ answer(struct tcb *c, int status, const struct http_request *r, const u8 *h)
 		count(200);
 		ok = send(c, pageresp[ka], r->method == HTTP_HEAD ? pagehead[ka] : pagelen[ka]);
 	} else if (is(t, r->target_len, "/stats")) {
-		// The body first, after room for the head, which needs its length.
+		// Counted first, so that the figures include this request.  The
+		// body first, after room for the head, which needs its length.
 		char head[256];
+		count(200);
 		u32 blen = statsjson(sizeof head) - sizeof head;
 		u32 hl = http_head(head, sizeof head, 200, "application/json", blen, ka);
 		char *resp = out + sizeof head - hl;
 		memcpy(resp, head, hl);
-		count(200);
 		ok = send(c, resp, r->method == HTTP_HEAD ? hl : hl + blen);
 	} else {
 		ok = error(c, 404, ka);
