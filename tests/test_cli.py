@@ -23,8 +23,23 @@ from kitlib.table import fmt
 def test_doctor_finds_every_required_piece(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    for piece in ("qemu", "gcc", "make", "/dev/shm", "plotly"):
+    for piece in ("qemu", "gcc", "make", "/dev/shm", "wrk", "ab", "curl", "clang", "libFuzzer", "plotly"):
         assert f"ok  {piece}" in out
+
+
+def test_doctor_names_the_fuzzer_runtime_package_of_this_clang(tmp_path, monkeypatch):
+    """A clang without libFuzzer's runtime echoes the file's bare name back; the
+    hint names the package for its major version."""
+    from kitlib import doctor
+
+    clang = tmp_path / "clang"
+    clang.write_text('#!/bin/sh\ncase "$1" in --version) echo "Ubuntu clang version 15.0.7";;\n'
+                     '*) echo libclang_rt.fuzzer-x86_64.a;; esac\n')
+    clang.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    check = next(c for c in doctor.checks() if c.name == "libFuzzer")
+    assert not check.ok and not check.optional
+    assert "sudo apt-get install libclang-rt-15-dev" in check.hint, check
 
 
 def test_build_reports_the_image(capsys):
