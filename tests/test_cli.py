@@ -10,12 +10,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from kitlib import protocol
-from kitlib.cli import main
+from kitlib.cli import main, url_in, url_line
 from kitlib.paths import root
 from kitlib.table import fmt
 
@@ -57,6 +58,35 @@ def test_run_streams_the_console_and_sums_up_host_cpu(capsys):
     out = capsys.readouterr().out
     assert protocol.BOOT + "boot" in out and protocol.READY in out
     assert "vCPU 0: thread" in out and "guest halted" in out
+    assert "kit: http" not in out                           # no network card before stage net
+
+
+def test_the_url_line_is_read_back_as_printed():
+    assert url_in("kit: ready\n" + url_line("http://127.0.0.1:8080/") + "\n") == "http://127.0.0.1:8080/"
+    assert url_in("kit: ready\nkit: http://example.com/\n") is None
+
+
+def test_run_net_prints_the_url_once_after_ready_and_the_guest_answers_there(monkeypatch, capsys):
+    answers: list = []
+
+    def get(vm):
+        with urllib.request.urlopen(vm.url, timeout=20) as r:
+            answers.append((vm.url, r.status, r.read()))
+    _after_ready(monkeypatch, get)
+    assert main(["run", "net", "--cpus", "2", "--seconds", "4", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    urls = [line for line in lines if url_in(line + "\n")]
+    assert len(urls) == 1, out
+    assert lines.index(urls[0]) == lines.index(protocol.READY) + 1, out
+    assert answers and answers[0][0] == url_in(out) and answers[0][1] == 200, (answers, out)
+
+
+def test_run_net_boots_without_the_card_when_told(capsys):
+    assert main(["run", "net", "--no-net", "--cpus", "2", "--seconds", "0.5", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    assert protocol.READY in out and "net: no virtio-net device" in out, out
+    assert url_in(out) is None and "kit: http" not in out
 
 
 def test_run_of_a_crashing_guest_fails(capsys):
