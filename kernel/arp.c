@@ -1,12 +1,14 @@
 // arp.c: ARP for IPv4 over Ethernet (RFC 826, "An Ethernet Address
-// Resolution Protocol"): answer who-has for our address, and announce it.
+// Resolution Protocol"): answer who-has for our address, announce it, and
+// remember what neighbours' packets say of theirs.
 //
 // The packet, after the Ethernet header, 28 bytes: hardware type (1:
 // Ethernet), protocol type (0x0800: IPv4), hardware length (6), protocol
 // length (4), opcode (1 request, 2 reply), then sender hardware and
 // protocol address, target hardware and protocol address.
 //
-// Pure functions over a buffer: no device, no global state.
+// Pure functions over a buffer, but for the cache at the end: a small
+// table that only the network thread touches, so it takes no lock.
 
 #include "types.h"
 #include "defs.h"
@@ -112,4 +114,44 @@ arp_announce(u8 *out, const u8 *mac, u32 ip)
 	u32 n = eth_build(out, eth_broadcast, mac, ETHTYPE_ARP);
 	n += arp_build(out + n, &a);
 	return eth_pad(out, n);
+}
+
+// The cache (RFC 826, "Packet Reception": the merge step).  Each ARP
+// packet's sender pair is learnt: an entry for its address is updated,
+// or a new one replaces the oldest.  QEMU's user network has one
+// neighbour, its gateway; the table is for what a LAN may add.
+static struct {
+	u32 ip;                 // 0: unused
+	u8 mac[ETH_ALEN];
+	u32 stamp;              // when it was last learnt, in packets
+} cache[ARP_CACHE];
+static u32 clock;
+
+void
+arp_learn(const struct arp *a)
+{
+	int slot = 0;
+
+	if (a->spa == 0)                        // a probe (RFC 5227 2.1.1) says no address
+		return;
+	for (int i = 0; i < ARP_CACHE; i++) {
+		if (cache[i].ip == a->spa) {
+			slot = i;
+			break;
+		}
+		if (cache[i].stamp < cache[slot].stamp)
+			slot = i;
+	}
+	cache[slot].ip = a->spa;
+	memcpy(cache[slot].mac, a->sha, ETH_ALEN);
+	cache[slot].stamp = ++clock;
+}
+
+const u8 *
+arp_lookup(u32 ip)
+{
+	for (int i = 0; i < ARP_CACHE; i++)
+		if (cache[i].ip == ip && ip != 0)
+			return cache[i].mac;
+	return NULL;
 }

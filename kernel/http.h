@@ -26,16 +26,19 @@ struct http_request {
 // Parse the request head at the start of buf.  Returns 0 while the head
 // is incomplete and shorter than HTTP_HEAD_MAX (read more and call again),
 // 200 when *r describes a whole valid head, or the status of the error
-// response: 400 (malformed; also a bad or repeated Content-Length, or a
+// response: 400 (malformed; also a bad Content-Length or two that
+// differ, an HTTP/1.1 request without exactly one Host, or a
 // Transfer-Encoding, which this server does not take), 413, 414, 431 or
 // 505.  After an error the server answers and closes, since it cannot
-// know where the next request starts.
+// know where the next request starts.  kernel/http.c says which parts of
+// RFC 9112 it takes and how it decides where the RFC leaves a choice.
 int http_parse(const u8 *buf, u32 len, struct http_request *r);
 
 // Write a response head at out (size bytes): status line, Content-Type
 // (if ctype is not NULL), Content-Length always, and "Connection:
-// keep-alive" or "Connection: close", spelt so; returns its length, or 0
-// if it does not fit.
+// keep-alive" or "Connection: close", spelt so, and for a 405 "Allow:
+// GET, HEAD" (RFC 9110 15.5.6); returns its length, or 0 if it does not
+// fit.  It writes no NUL.
 u32 http_head(char *out, u32 size, int status, const char *ctype, u32 body_len, bool keepalive);
 const char *http_reason(int status);
 

@@ -2,9 +2,10 @@
 // receive interrupts go to (virtionet.c), the last CPU, away from the
 // console's thread on cpu 0 when there are two or more.
 //
-// Its loop: take the received frames in batches, answer ARP requests for
-// our address, count the rest, give the buffers back, send what it
-// queued; then, when nothing is left, wait.  How it waits is the idle
+// Its loop: take the received frames in batches and pass each up the
+// stack (Ethernet, then ARP, or IPv4 and ICMP or TCP), send what that
+// queued with one kick a batch, run the TCP timers that are due; then,
+// when nothing is left, wait (netwait).  How it waits is the idle
 // policy's: under idle=spin it yields and looks again, its core never
 // idling; otherwise it blocks on net_rxirq with pollvar_wait(), its core
 // halts, and the receive interrupt's handler wakes it.  No packet work
@@ -22,8 +23,78 @@
 #include "poll.h"
 #include "sched.h"
 #include "stats.h"
+#include "tcp.h"
+#include "x86.h"
 
 #define RX_BATCH 32             // frames a pass takes before it sends what it queued
+
+static u64 ticks_per_us;
+static u64 now;                 // µs, at the start of the current pass
+
+static u64
+clock_us(void)
+{
+	return rdtsc() / ticks_per_us;
+}
+
+// The way out for the protocols (net.h).
+u8 *
+net_tx_buf(void)
+{
+	return vnet_tx_buf();
+}
+
+void
+net_tx_send(u32 len)
+{
+	vnet_tx_send(len);
+}
+
+const u8 *
+net_mac(void)
+{
+	return vnet_mac();
+}
+
+// An IPv4 datagram; the verdicts of its parse are counted by cause.
+static void
+ipv4_input(const u8 *f, u32 len, const struct eth *e)
+{
+	volatile struct cpustats *st = mystats();
+	struct ipv4 ip;
+
+	st->net_rx_ipv4++;
+	switch (ipv4_parse(f + ETH_HLEN, len - ETH_HLEN, NET_IP, &ip)) {
+	case IPV4_OK:
+		break;
+	case IPV4_SHORT:
+	case IPV4_VERSION:
+	case IPV4_CKSUM:
+		st->net_ipv4_bad++;
+		st->net_rx_drops++;
+		return;
+	default:
+		st->net_ipv4_other++;
+		st->net_rx_drops++;
+		return;
+	}
+	if (ip.proto == IPPROTO_TCP) {
+		tcp_input(&ip, e->src, now);
+		return;
+	}
+	if (ip.proto == IPPROTO_ICMP) {
+		u8 *out = vnet_tx_buf();
+		u32 n = out != NULL ? icmp_echo_reply(out, f, len, vnet_mac(), NET_IP) : 0;
+		if (n > 0) {
+			vnet_tx_send(n);
+			st->net_icmp_replies++;
+			return;
+		}
+	} else {
+		st->net_ipv4_other++;
+	}
+	st->net_rx_drops++;
+}
 
 // One received frame, on the network thread.
 static void
@@ -31,12 +102,18 @@ input(const u8 *f, u32 len)
 {
 	volatile struct cpustats *st = mystats();
 	struct eth e;
+	struct arp a;
 
 	if (!eth_parse(f, len, &e)) {
 		st->net_rx_drops++;
 		return;
 	}
-	if (e.type == ETHTYPE_ARP) {
+	if (e.type == ETHTYPE_IPV4) {
+		ipv4_input(f, len, &e);
+		return;
+	}
+	if (e.type == ETHTYPE_ARP && arp_parse(f + ETH_HLEN, len - ETH_HLEN, &a)) {
+		arp_learn(&a);
 		u8 *out = vnet_tx_buf();
 		u32 n = out != NULL ? arp_reply(out, f, len, vnet_mac(), NET_IP) : 0;
 		if (n > 0) {
@@ -44,19 +121,33 @@ input(const u8 *f, u32 len)
 			st->net_arp_replies++;
 			return;
 		}
-	} else if (e.type == ETHTYPE_IPV4) {
-		st->net_rx_ipv4++;
 	}
-	st->net_rx_drops++;     // nothing in this kernel takes it yet
+	st->net_rx_drops++;
+}
+
+// Wait for a frame, or until deadline_us (0: none), having seen the
+// receive interrupt count seen.  Under idle=spin, and while a TCP timer
+// is pending, it only yields: pollvar_wait() takes no deadline.
+static void
+netwait(u64 seen, u64 deadline_us)
+{
+	if (sched_policy == IDLE_SPIN || deadline_us != 0) {
+		thread_yield();
+		return;
+	}
+	if (!vnet_rx_arm())
+		return;
+	pollvar_wait(&net_rxirq, seen);
+	mystats()->net_wakeups++;
 }
 
 static void
 netthread(void *arg)
 {
-	volatile struct cpustats *st = mystats();
 	u8 *out = vnet_tx_buf();
 
 	(void)arg;
+	tcp_stats = mystats();
 	if (out != NULL) {
 		vnet_tx_send(arp_announce(out, vnet_mac(), NET_IP));
 		vnet_tx_flush();
@@ -64,16 +155,14 @@ netthread(void *arg)
 	for (;;) {
 		u64 seen = pollvar_read(&net_rxirq);
 		vnet_rx_quiet();
-		while (vnet_rx(input, RX_BATCH) > 0)
+		now = clock_us();
+		while (vnet_rx(input, RX_BATCH) > 0) {
 			vnet_tx_flush();
-		if (sched_policy == IDLE_SPIN) {
-			thread_yield();
-			continue;
+			now = clock_us();
 		}
-		if (!vnet_rx_arm())
-			continue;
-		pollvar_wait(&net_rxirq, seen);
-		st->net_wakeups++;
+		tcp_timers(now);
+		vnet_tx_flush();
+		netwait(seen, tcp_deadline());
 	}
 }
 
@@ -84,6 +173,10 @@ net_init(void)
 {
 	pci_init();
 	vnet_init(ncpu - 1);
+	ticks_per_us = kit_stats.tsc_hz / 1000000;
+	if (ticks_per_us == 0)
+		ticks_per_us = 1000;            // no PIT to measure by: a guess of 1 GHz
+	httpd_init();
 }
 
 // After "kit: ready": the network thread on the card's core.

@@ -130,10 +130,12 @@ struct tcphdr {
 enum tcp_verdict tcp_parse(const u8 *p, u32 len, u32 src, u32 dst, struct tcphdr *t);
 
 // The way out, for the protocols above Ethernet: a buffer for one frame
-// (ETH_MAXLEN bytes, NULL if none is free), and sending it.  The kernel's
-// are the card's (virtionet.c); the host build of the parsers brings its own.
+// (ETH_MAXLEN bytes, NULL if none is free), sending it, and our MAC to
+// send from.  The kernel's are the card's (net.c over virtionet.c); the
+// host build of the parsers brings its own.
 u8  *net_tx_buf(void);
 void net_tx_send(u32 len);
+const u8 *net_mac(void);
 
 // virtionet.c: the card.  vnet_init() on the boot CPU before "kit:
 // ready"; the rest on the network thread only.
@@ -164,5 +166,8 @@ const struct virtq  *vnet_queue(int i);
 // net.c
 void net_init(void);
 void net_start(void);
+
+// httpd.c: the web server on port 80.
+void httpd_init(void);
 
 #endif

@@ -30,8 +30,9 @@
 // The per-CPU counters, in memory order.  Add new ones at the end.  Every
 // stage has all of them; a counter a stage does not use stays 0.  Names
 // tell the host what a field is: *_tsc and *_since hold TSC stamps, seq is
-// the sequence count, and every other field counts events, which the host
-// turns into a rate a second (kitlib/guest.py, is_counter).
+// the sequence count, *_now are levels (how many of something there are
+// now, going up and down), and every other field counts events, which the
+// host turns into a rate a second (kitlib/guest.py, is_counter).
 #define CPUSTATS_FIELDS(X) \
 	X(seq)            /* sequence count, odd while a group changes */ \
 	X(idle_passes)    /* passes through the idle loop */ \
@@ -59,7 +60,25 @@
 	X(net_tx_packets) /* net: frames given to the card to send */ \
 	X(net_tx_drops)   /* net: frames not sent: the transmit ring was full */ \
 	X(net_arp_replies) /* net: ARP requests for our address answered */ \
-	X(net_wakeups)    /* net: times the network thread woke from its wait */
+	X(net_wakeups)    /* net: times the network thread woke from its wait */ \
+	X(net_ipv4_bad)   /* net: IPv4 frames dropped: short, not version 4, bad header checksum */ \
+	X(net_ipv4_other) /* net: IPv4 frames dropped: options, fragments, not to us, not ICMP or TCP */ \
+	X(net_icmp_replies) /* net: ICMP echo requests answered */ \
+	X(net_tcp_bad)    /* net: TCP segments dropped: short, bad checksum, bad options */ \
+	X(net_tcp_rst_sent) /* net: RSTs sent for segments of no connection (a closed port) */ \
+	X(net_tcp_accepts) /* net: TCP connections established */ \
+	X(net_tcp_refused) /* net: SYNs refused with RST: no free connection or buffer */ \
+	X(net_tcp_resets) /* net: connections the peer reset */ \
+	X(net_tcp_aborts) /* net: connections this side reset: retransmissions, FIN-WAIT-2, the server */ \
+	X(net_tcp_retransmits) /* net: segments sent again when their timer ran out */ \
+	X(net_tcp_idle_closes) /* net: connections closed by the server after the idle timeout */ \
+	X(net_http_requests) /* net: HTTP requests answered, errors included */ \
+	X(net_http_2xx)   /* net: of those, answered 200 */ \
+	X(net_http_4xx)   /* net: answered 4xx: 400, 404, 405, 413, 414, 431 */ \
+	X(net_http_5xx)   /* net: answered 5xx: 505 */ \
+	X(net_conns_now)  /* net, a level: TCP connections open, in any state */ \
+	X(net_timewait_now) /* net, a level: of those, in TIME-WAIT */ \
+	X(net_bufs_now)   /* net, a level: TCP send buffers in use */
 
 struct cpustats {
 #define X(name) u64 name;
@@ -78,7 +97,7 @@ struct kitstats {
 	u32 cpu_stride;     // sizeof(struct cpustats)
 	u64 tsc_hz;         // TSC ticks a second, measured at boot; 0 if unknown
 	u64 ready_tsc;      // TSC when "kit: ready" was printed
-	char fields[496];   // names of the u64 fields of cpustats, space-separated
+	char fields[984];       // names of the u64 fields of cpustats, space-separated
 	struct cpustats cpu[NCPU_MAX];
 } __attribute__((aligned(64)));
 

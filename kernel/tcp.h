@@ -57,4 +57,10 @@ struct tcp_levels {
 };
 void tcp_levels(struct tcp_levels *l);
 
+// Where tcp.c counts its events and levels (stats.h's net_tcp_* and
+// net_*_now fields): a record of its own until net.c points it at the
+// network core's, which only that core writes.
+struct cpustats;
+extern volatile struct cpustats *tcp_stats;
+
 #endif
