@@ -153,7 +153,10 @@ bool vnet_rx_arm(void);
 void vnet_rx_quiet(void);
 void net_intr(void);
 
-// What the self-tests (nettest.c) look at.
+// What the self-tests (nettest.c) look at.  While net_tap is not NULL,
+// net_tx_buf() returns it and net_tx_send() only sets net_taplen.
+extern u8 *net_tap;
+extern u32 net_taplen;
 struct pcidev;
 struct virtio;
 struct msix;

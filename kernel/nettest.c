@@ -10,6 +10,7 @@
 #include "trap.h"
 #include "virtio.h"
 #include "mmu.h"
+#include "tcp.h"
 
 static const char *
 nocard(void)
@@ -176,4 +177,197 @@ test_arp(void)
 	    a.spa != NET_IP || a.tpa != NET_IP)
 		return fail("the announcement is not a broadcast request for our own address");
 	return NULL;
+}
+
+// The Internet checksum on RFC 1071's example (section 3: the bytes 00 01
+// f2 03 f4 f5 f6 f7 sum to 0xddf2), at even and odd lengths and
+// alignments; an IPv4 header built, parsed back, and refused when wrong.
+const char *
+test_inet(void)
+{
+	static const u8 rfc[9] = { 0x00, 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	u8 h[IPV4_HLEN + 8];
+	struct ipv4 ip;
+
+	if (inet_fold(inet_sum(0, rfc + 1, 8)) != 0x220d)
+		return fail("RFC 1071's example: checksum 0x%x, want 0x220d",
+		    inet_fold(inet_sum(0, rfc + 1, 8)));
+	if (inet_fold(inet_sum(0, rfc + 1, 7)) != (u16)~(0xddf2 - 0xf7))
+		return fail("an odd length: checksum 0x%x", inet_fold(inet_sum(0, rfc + 1, 7)));
+	if (inet_fold(inet_sum(inet_sum(0, rfc + 1, 4), rfc + 5, 4)) != 0x220d)
+		return fail("a sum in two pieces differs from one in one");
+	if (inet_pseudo(0x0a00020f, 0x0a000202, IPPROTO_TCP, 20) != 0x0a00 + 0x020f + 0x0a00 + 0x0202 + 6 + 20)
+		return fail("the pseudo-header sums wrong");
+
+	if (ipv4_build(h, IPPROTO_TCP, 0x0a000202, NET_IP, 7, 8) != IPV4_HLEN)
+		return fail("ipv4_build: a header of the wrong length");
+	if (ipv4_parse(h, sizeof h, NET_IP, &ip) != IPV4_OK || ip.src != 0x0a000202 ||
+	    ip.dst != NET_IP || ip.proto != IPPROTO_TCP || ip.len != 8 || ip.payload != h + IPV4_HLEN)
+		return fail("a header built does not parse back");
+	if (ipv4_parse(h, sizeof h - 1, NET_IP, &ip) != IPV4_SHORT)
+		return fail("a datagram shorter than its total length was taken");
+	if (ipv4_parse(h, sizeof h, 0x0a000210, &ip) != IPV4_NOTUS)
+		return fail("a datagram for another address was taken");
+	h[8]--;                                 // the TTL, under the checksum
+	if (ipv4_parse(h, sizeof h, NET_IP, &ip) != IPV4_CKSUM)
+		return fail("a header with a wrong checksum was taken");
+	ipv4_build(h, IPPROTO_TCP, 0x0a000202, NET_IP, 7, 8);
+	h[6] |= 0x20;                           // MF
+	h[10] = h[11] = 0;
+	u16 c = inet_fold(inet_sum(0, h, IPV4_HLEN));
+	h[10] = c >> 8;
+	h[11] = c;
+	if (ipv4_parse(h, sizeof h, NET_IP, &ip) != IPV4_FRAGMENT)
+		return fail("a fragment was taken");
+	return NULL;
+}
+
+// A frame from QEMU's gateway 10.0.2.2, port 40000, to our port, with a
+// TCP segment of the given flags, numbers, MSS option (0: none) and data.
+static u32
+segment(u8 *f, u16 port, u8 flags, u32 seq, u32 ack, u16 mss, const char *data)
+{
+	static const u8 gw[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+	u32 dlen = data ? strlen(data) : 0, hl = mss ? 24 : 20;
+	u8 *t = f + ETH_HLEN + IPV4_HLEN;
+
+	eth_build(f, vnet_mac(), gw, ETHTYPE_IPV4);
+	ipv4_build(f + ETH_HLEN, IPPROTO_TCP, 0x0a000202, NET_IP, 1, hl + dlen);
+	memset(t, 0, hl);
+	t[0] = 40000 >> 8;
+	t[1] = 40000 & 0xff;
+	t[2] = port >> 8;
+	t[3] = port;
+	for (int i = 0; i < 4; i++) {
+		t[4 + i] = seq >> (24 - 8 * i);
+		t[8 + i] = ack >> (24 - 8 * i);
+	}
+	t[12] = hl / 4 << 4;
+	t[13] = flags;
+	t[14] = t[15] = 0xff;
+	if (mss) {
+		t[20] = 2;
+		t[21] = 4;
+		t[22] = mss >> 8;
+		t[23] = mss;
+	}
+	memcpy(t + hl, data, dlen);
+	u16 c = inet_fold(inet_sum(inet_pseudo(0x0a000202, NET_IP, IPPROTO_TCP, hl + dlen), t, hl + dlen));
+	t[16] = c >> 8;
+	t[17] = c;
+	return ETH_HLEN + IPV4_HLEN + hl + dlen;
+}
+
+// Feed frame f to TCP at time now; what it sent last is in tap, parsed
+// into *out.  Returns false if it sent nothing or what it sent does not
+// parse.
+static bool
+feed(u8 *f, u32 len, u64 now, u8 *tap, struct tcphdr *out)
+{
+	struct ipv4 ip;
+	struct eth e;
+
+	net_taplen = 0;
+	if (len > 0) {
+		if (!eth_parse(f, len, &e) || ipv4_parse(f + ETH_HLEN, len - ETH_HLEN, NET_IP, &ip) != IPV4_OK)
+			return false;
+		tcp_input(&ip, e.src, now);
+	} else {
+		tcp_timers(now);
+	}
+	return net_taplen > 0 && eth_parse(tap, net_taplen, &e) &&
+	    ipv4_parse(tap + ETH_HLEN, net_taplen - ETH_HLEN, 0x0a000202, &ip) == IPV4_OK &&
+	    ip.proto == IPPROTO_TCP &&
+	    tcp_parse(ip.payload, ip.len, ip.src, ip.dst, out) == TCP_OK;
+}
+
+static const char *
+tcptest(u8 *f, u8 *tap)
+{
+	struct tcphdr t;
+	struct tcp_levels l;
+	u64 now = 1000000;
+	u32 seq = 1000;
+
+	// The handshake: a SYN with MSS 1000 gets SYN-ACK, MSS 1000, ack seq + 1.
+	if (!feed(f, segment(f, 80, TCP_SYN, seq, 0, 1000, NULL), now, tap, &t))
+		return fail("a SYN to port 80 got no answer");
+	if (t.flags != (TCP_SYN | TCP_ACK) || t.ack != seq + 1 || t.mss != 1000 || t.sport != 80 ||
+	    t.dport != 40000)
+		return fail("SYN-ACK: flags 0x%x ack %u mss %u", t.flags, t.ack, t.mss);
+	u32 iss = t.seq;
+	if (tcp_deadline() != now + 200000)
+		return fail("SYN-RECEIVED: deadline %lu, want the retransmission's at %lu",
+		    tcp_deadline(), now + 200000);
+	seq++;
+	if (feed(f, segment(f, 80, TCP_ACK, seq, iss + 1, 0, NULL), now, tap, &t))
+		return fail("the handshake's ACK was answered (flags 0x%x)", t.flags);
+	tcp_levels(&l);
+	if (l.open != 1 || l.bufs != 0)
+		return fail("established: %u open, %u buffers, want 1 and 0", l.open, l.bufs);
+
+	// A request: its answer carries the ACK of it, in one segment.
+	const char *req = "GET / HTTP/1.1\r\nHost: kit\r\n\r\n";
+	if (!feed(f, segment(f, 80, TCP_ACK | TCP_PSH, seq, iss + 1, 0, req), now, tap, &t))
+		return fail("a request got no answer");
+	if (t.ack != seq + strlen(req) || t.len < 17 || memcmp(t.data, "HTTP/1.1 200 OK\r\n", 17) != 0)
+		return fail("the answer to GET / does not start with 200 OK (ack %u, %u bytes)", t.ack, t.len);
+	seq += strlen(req);
+	u32 got = t.len;
+	tcp_levels(&l);
+	if (l.bufs != 1)
+		return fail("%u buffers in flight, want 1", l.bufs);
+	// A duplicate of the request: a duplicate ACK, no second answer.
+	if (!feed(f, segment(f, 80, TCP_ACK | TCP_PSH, seq - strlen(req), iss + 1, 0, req), now, tap, &t) ||
+	    t.len != 0 || t.ack != seq)
+		return fail("a duplicate segment: no duplicate ACK");
+	// Its retransmission when the ACK does not come, then the ACK.
+	if (!feed(f, 0, now + 200000, tap, &t) || t.len != got)
+		return fail("the answer was not sent again when its timer ran out");
+	feed(f, segment(f, 80, TCP_ACK, seq, iss + 1 + got, 0, NULL), now, tap, &t);
+	tcp_levels(&l);
+	if (l.bufs != 0 || tcp_deadline() != now + 10000000)
+		return fail("acknowledged: %u buffers, deadline %lu: want 0 and the idle timeout",
+		    l.bufs, tcp_deadline());
+
+	// RST in the window but not at rcv_nxt: a challenge ACK; at it: gone.
+	if (!feed(f, segment(f, 80, TCP_RST, seq + 1, 0, 0, NULL), now, tap, &t) || t.flags != TCP_ACK)
+		return fail("an RST off rcv_nxt got no challenge ACK");
+	feed(f, segment(f, 80, TCP_RST, seq, 0, 0, NULL), now, tap, &t);
+	tcp_levels(&l);
+	if (l.open != 0 || l.bufs != 0 || tcp_deadline() != 0)
+		return fail("after RST: %u open, %u buffers, deadline %lu", l.open, l.bufs, tcp_deadline());
+
+	// A closed port: RST, ack = seq + 1.
+	if (!feed(f, segment(f, 81, TCP_SYN, 5000, 0, 0, NULL), now, tap, &t) ||
+	    t.flags != (TCP_RST | TCP_ACK) || t.ack != 5001)
+		return fail("a SYN to a closed port got no RST");
+
+	// A SYN-ACK never acknowledged: sent 6 more times, then RST, and freed.
+	feed(f, segment(f, 80, TCP_SYN, 7000, 0, 0, NULL), now, tap, &t);
+	int sent = 0;
+	while (tcp_deadline() != 0 && sent < 20) {
+		if (!feed(f, 0, tcp_deadline(), tap, &t))
+			return fail("a timer ran out and nothing was sent");
+		sent++;
+	}
+	tcp_levels(&l);
+	if (sent != 7 || t.flags != TCP_RST || l.open != 0 || l.bufs != 0)
+		return fail("unanswered SYN-ACK: %d sends, last flags 0x%x, %u open, %u buffers",
+		    sent, t.flags, l.open, l.bufs);
+	return NULL;
+}
+
+// TCP and the server, fed frames by hand, its frames caught before the
+// card: handshake, a request answered, a duplicate, a retransmission,
+// RST both ways, and every buffer back in the pool.
+const char *
+test_tcp(void)
+{
+	static u8 f[ETH_MAXLEN], tap[ETH_MAXLEN];
+
+	net_tap = tap;
+	const char *err = tcptest(f, tap);
+	net_tap = NULL;
+	return err;
 }

@@ -57,7 +57,9 @@ fail(const char *fmt, ...)
 	X(pci,        STAGE_NET)                                        \
 	X(pcibars,    STAGE_NET)                                        \
 	X(msix,       STAGE_NET)                                        \
-	X(virtqueues, STAGE_NET)
+	X(virtqueues, STAGE_NET)                                        \
+	X(inet,       STAGE_NET)                                        \
+	X(tcp,        STAGE_NET)
 
 #define DECLARE(name, stage) const char *test_##name(void) __attribute__((weak));
 SELFTESTS(DECLARE)

@@ -261,8 +261,9 @@ def halted_fraction(a: StatsSnapshot, b: StatsSnapshot, ready_time: float | None
 
 def is_counter(name: str) -> bool:
     """Whether a per-CPU field counts events (stats.h: fields named ``*_tsc``
-    or ``*_since`` are TSC stamps, ``seq`` is the sequence count)."""
-    return name != "seq" and not name.endswith(("_tsc", "_since"))
+    or ``*_since`` are TSC stamps, ``*_now`` are levels, such as connections
+    open now, which go up and down, and ``seq`` is the sequence count)."""
+    return name != "seq" and not name.endswith(("_tsc", "_since", "_now"))
 
 
 def counter_rate(a: StatsSnapshot, b: StatsSnapshot, name: str) -> list[float]:

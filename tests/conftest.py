@@ -60,16 +60,21 @@ def pid_gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+# QEMUs that a module-scoped fixture shares between its tests, by pid: they
+# outlive each test on purpose, and the fixture stops them itself.
+SHARED_QEMU: set[int] = set()
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_qemu():
     """Fail a test that leaves one of this process's QEMUs running (and kill it)."""
     yield
     prefix = f"kit-{os.getpid()}-"
     deadline = time.monotonic() + 2.0
-    leaked = qemu_pids(prefix)
+    leaked = [pid for pid in qemu_pids(prefix) if pid not in SHARED_QEMU]
     while leaked and time.monotonic() < deadline:
         time.sleep(0.05)
-        leaked = qemu_pids(prefix)
+        leaked = [pid for pid in qemu_pids(prefix) if pid not in SHARED_QEMU]
     for pid in leaked:
         os.kill(pid, signal.SIGKILL)
     assert not leaked, f"QEMU processes left running after the test: {leaked}"

@@ -294,6 +294,7 @@ class TestLiveStats:
 def test_counters_are_told_from_stamps_by_name():
     assert is_counter("lock_acquires") and is_counter("halts")
     assert not any(map(is_counter, ("seq", "up_tsc", "halted_tsc", "halt_since")))
+    assert is_counter("net_tcp_accepts") and not is_counter("net_conns_now"), "a level is no rate"
 
 
 def _snap(t, cpus, hz=1_000_000_000):
