@@ -38,29 +38,15 @@ import pytest
 import kitlib
 from kitlib import httpload
 
-from conftest import qemu_pids, requires_qemu
+from conftest import SHARED_QEMU, qemu_pids, requires_qemu
 
 pytestmark = requires_qemu
 
 IDLE_WAIT_S = 60.0          # the server's idle timeout is ~10 s, TIME-WAIT ~1 s: generous on a busy host
 LEVELS = ("net_conns_now", "net_bufs_now")
 
-# -- one VM per module (or two): conftest's leak check, with these VMs' pids
-#    allowed until the module ends, when every QEMU must be gone
-
-_SHARED: set[int] = set()
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_qemu():
-    """conftest's check after each test, except for this module's shared VMs."""
-    yield
-    prefix = f"kit-{os.getpid()}-"
-    leaked = [p for p in qemu_pids(prefix) if p not in _SHARED]
-    for pid in leaked:
-        os.kill(pid, signal.SIGKILL)
-    assert not leaked, f"QEMU processes left running after the test: {leaked}"
-
+# -- two VMs shared by the module's tests (conftest's leak check lets their
+#    pids live until the module ends, when every QEMU must be gone)
 
 @pytest.fixture(scope="module", autouse=True)
 def no_qemu_after_the_module():
@@ -78,11 +64,11 @@ def no_qemu_after_the_module():
 def _serve(image: kitlib.Image) -> Iterator[kitlib.VM]:
     with kitlib.VM(image, cpus=2, append="idle=hlt", net=True, boot_timeout=120) as vm:
         vm.wait_ready()
-        _SHARED.add(vm.pid)
+        SHARED_QEMU.add(vm.pid)
         try:
             yield vm
         finally:
-            _SHARED.discard(vm.pid)
+            SHARED_QEMU.discard(vm.pid)
 
 
 @pytest.fixture(scope="module")
