@@ -124,12 +124,35 @@ def test_bench_boot_prints_its_medians_and_writes_them_with_their_ratio(tmp_path
     assert "boot: run 3 of 3" in progress.splitlines()
 
 
+def test_bench_net_writes_requests_latency_and_cpu_per_request_for_each_run(tmp_path, capsys):
+    out = tmp_path / "net.json"
+    assert main(["bench", "net", "--seconds", "1", "--warmup", "0", "--connections", "1", "4",
+                 "--polls", "wait", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == "net" and data["stage"] == "net" and data["connections"] == [1, 4]
+    assert data["polls"] in (["wait"], ["default"]), data        # default: a kernel without `poll <mode>`
+    assert [r["connections"] for r in data["results"]] == [1, 4]
+    for r in data["results"]:
+        assert r["requests"] > 0 and r["errors"] == 0 and r["rps"] > 0, r
+        assert r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"], r
+        cpu = r["cpu_ms_per_1k"]
+        assert set(cpu) == {"vcpus", "main", "total", "per_vcpu"} and set(cpu["per_vcpu"]) == {"0", "1"}, cpu
+        assert 0 < cpu["vcpus"] + cpu["main"] <= cpu["total"] * 1.05, cpu   # parts of one process's time
+    printed = capsys.readouterr().out
+    assert printed.startswith("net: ") and "requests/s" in printed
+
+
+def test_bench_refuses_a_poll_mode_the_kernel_has_not(tmp_path, capsys):
+    assert main(["bench", "net", "--polls", "hlt", "--out", str(tmp_path / "x.json")]) == 1
+    assert "no poll mode hlt" in capsys.readouterr().err
+
+
 def test_bench_help_lists_every_benchmark_and_each_ones_options(capsys):
     with pytest.raises(SystemExit) as done:
         main(["bench", "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for name in ("boot", "boot-idle", "cores", "spinlocks", "sched", "idle", "idle-lateness", "poll",
+    for name in ("boot", "boot-idle", "cores", "spinlocks", "sched", "idle", "idle-lateness", "poll", "net",
                  "list", "all"):
         assert f"    {name} " in out or f"    {name}\n" in out, name
     with pytest.raises(SystemExit):
