@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "IDLE_POLICIES", "POLL_MODES", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
+    "IDLE_POLICIES", "POLL_WAYS", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
     "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer",
     "CONSOLE_LINE_MAX", "ANSWER_ENDS", "tagged", "tagged_answer_pattern", "stats_answer",
     "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",
@@ -29,10 +29,9 @@ __all__ = [
 # idle=<policy> on the command line, `idle <policy>` on the console (kernel/policy.c).
 IDLE_POLICIES = ("spin", "hlt")
 
-# How a thread that polls waits (kernel/poll.c): poll=<mode> on the command line
-# (prodcons's consumer; the network thread), `poll <mode>` on the console (the
-# network thread of a running VM).
-POLL_MODES = ("spin", "toro", "wait")
+# poll=<way> on the command line (prodcons's consumer and the network thread), and
+# `poll <way>` on the net stage's console (the network thread of a running VM).
+POLL_WAYS = ("spin", "toro", "wait")
 
 # -- fixed lines (kernel/main.c, panic.c, selftest.c, console.c, prodcons.c)
 BOOT = "kit: boot "                 # + the stage's name
