@@ -10,7 +10,8 @@ measures VMs through named phases, and every failure is a named
 and ceiling), ``measure``, ``compare_idle`` and ``drive`` (experiments on
 one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
-idle), ``compare_reaction`` (lesson 06, poll); results are objects with a
+idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
+the net stage's web server, lesson 07); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
 used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
 clicks); ``show`` (the kernel's source, cut by marker).
@@ -32,15 +33,18 @@ from .errors import (
     GuestExited,
     GuestPanic,
     GuestTimeout,
+    HttpLoadError,
     KitError,
     KvmUnavailable,
     QemuNotFound,
     StaleImage,
+    ToolNotFound,
     TripleFault,
 )
 from .experiment import Phase, compare_idle, drive, measure
 from .guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
 from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
+from . import httpload
 from .idle import Latency, LatencyComparison, compare_lateness
 from .paths import build_dir, root
 from .poll import compare_reaction
@@ -72,13 +76,13 @@ __all__ = [
     "Image", "build", "probe",
     "KitError", "BuildError", "QemuNotFound", "KvmUnavailable",
     "GuestError", "GuestPanic", "TripleFault", "GuestTimeout", "GuestExited",
-    "StaleImage", "CalibrationError",
+    "StaleImage", "CalibrationError", "ToolNotFound", "HttpLoadError",
     "StatsBlock", "StatsSnapshot", "halted_fraction", "idle_rate",
     "Sample", "Sampler", "read_process_ns", "read_thread_ns",
     "root", "build_dir",
     "command_line", "find_qemu", "kvm_usable", "qemu_version", "resolve_accel",
     "QMP", "QMPError",
-    "VM", "clean_stale", "running", "stop_all", "protocol", "Session",
+    "VM", "clean_stale", "running", "stop_all", "protocol", "httpload", "Session",
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",

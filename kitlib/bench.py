@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import io
 import json
+import math
 import os
 import platform
 import re
@@ -40,10 +41,12 @@ from .calibrate import Calibration, calibrate
 from .cores import Bringup
 from .errors import KitError
 from .experiment import Phase, compare_idle, measure
+from .hostcpu import read_main_thread_ns, read_process_ns, read_thread_ns
+from .httpload import WrkResult, wrk
 from .idle import compare_lateness
 from .paths import root
 from .poll import REACTION, compare_reaction
-from .protocol import IDLE_POLICIES
+from .protocol import IDLE_POLICIES, POLL_WAYS
 from .qemu import qemu_version, resolve_accel
 from .spinlocks import compare_locks
 from .table import Tabular, json_safe
@@ -467,3 +470,99 @@ def bench_poll(messages: int = 300, cpus: int = 2, periods_us: tuple[int, ...] =
             show=False).to_dict()}
     return {"stage": "poll", "cpus": cpus,
             "floor_total_pct": round(cal.floor_total, 3), "notes": notes, "by_period_us": runs}
+
+
+# --- stage net: the web server under wrk ----------------------------------------------
+
+def _cpu_ns(vm: VM) -> dict[str, object]:
+    """QEMU's CPU nanoseconds so far: each vCPU thread, the main thread, the whole process."""
+    pid = vm.pid
+    assert pid is not None
+    return {"vcpu": {i: read_thread_ns(pid, tid) for i, tid in vm.vcpu_threads().items()},
+            "main": read_main_thread_ns(pid), "total": read_process_ns(pid)}
+
+
+def _ms_per_1k(a: dict, b: dict, requests: int) -> dict[str, object]:
+    """Host CPU milliseconds per 1,000 requests between two _cpu_ns readings:
+    the vCPU threads (together and each), QEMU's main thread (slirp, the
+    card's device side) and the whole QEMU process."""
+    per = 1e3 / 1e6 / requests if requests else math.nan       # ns -> ms, per 1,000 requests
+    vcpu = {str(i): round((b["vcpu"][i] - a["vcpu"][i]) * per, 3) for i in b["vcpu"]}
+    return {"vcpus": round(sum((b["vcpu"][i] - a["vcpu"][i]) for i in b["vcpu"]) * per, 3),
+            "main": round((b["main"] - a["main"]) * per, 3),
+            "total": round((b["total"] - a["total"]) * per, 3), "per_vcpu": vcpu}
+
+
+def _switch_wait(vm: VM, mode: str) -> bool:
+    """Set the network thread's wait with the console command ``poll <mode>``;
+    False if this kernel does not have the command."""
+    try:
+        vm.command(f"poll {mode}", timeout=30)
+    except KitError:
+        return False
+    return True
+
+
+def _net_rows(d: Data) -> Rows:
+    return [{"poll": r["poll"], "connections": r["connections"], "rps": r["rps"], "p50_ms": r["p50_ms"],
+             "p99_ms": r["p99_ms"], "vcpus_ms": r["cpu_ms_per_1k"]["vcpus"],
+             "main_ms": r["cpu_ms_per_1k"]["main"], "total_ms": r["cpu_ms_per_1k"]["total"],
+             "errors": r["errors"]} for r in d["results"]]
+
+
+@benchmark(stage="net", headline=_net_rows,
+           columns={"poll": "net thread waits by", "connections": "connections", "rps": "requests/s",
+                    "p50_ms": "p50 ms", "p99_ms": "p99 ms", "vcpus_ms": "vCPUs ms/1k req",
+                    "main_ms": "main thread ms/1k", "total_ms": "QEMU ms/1k", "errors": "errors"})
+def bench_net(seconds: float = 4.0, warmup: float = 1.0, connections: tuple[int, ...] = (1, 16, 64),
+              polls: tuple[str, ...] = POLL_WAYS, cpus: int = 2) -> Data:
+    """Requests/s, latency and QEMU's host CPU per 1,000 requests of the web server under wrk, by how the network thread waits.
+
+    wrk keeps its connections alive (one thread, two from 16 connections on),
+    after a warm-up that takes slirp's first-connection delays out of the
+    figures.  Host CPU per 1,000 requests is split into the vCPU threads and
+    QEMU's main thread, which under TCG does the network's host side.  A
+    kernel without the console command `poll <mode>` is measured as it
+    waits by default, and says so.
+
+    seconds: seconds each measured wrk run lasts (whole seconds)
+    warmup: seconds of wrk before each measured run (0: none)
+    connections: wrk's concurrent connections, one run each
+    polls: the network thread's ways to wait (poll <mode> on the console)
+    cpus: vCPUs (the network thread runs on the last)
+    """
+    unknown = [p for p in polls if p not in POLL_WAYS]
+    if unknown:
+        raise KitError(f"no poll mode {', '.join(unknown)} (the modes: {', '.join(POLL_WAYS)})")
+    image = build("net")
+    results, notes, measured = [], [], []
+    with VM(image, cpus=cpus, append="idle=hlt", net=True, boot_timeout=120) as vm:
+        vm.wait_ready()
+        url = vm.url
+        assert url is not None
+        for mode in polls:
+            if not _switch_wait(vm, mode):
+                notes.append(f"this kernel has no console command `poll <mode>`: measured only "
+                             f"as its network thread waits by default, not poll={', '.join(polls)}")
+                mode = "default"
+            measured.append(mode)
+            for c in connections:
+                print(f"poll {mode}, {c} connection(s): {warmup:g} s warm-up, {seconds:g} s measured")
+                threads = 1 if c < 16 else 2
+                if warmup > 0:
+                    wrk(url, connections=c, threads=threads, seconds=warmup)
+                before = _cpu_ns(vm)
+                r: WrkResult = wrk(url, connections=c, threads=threads, seconds=seconds, timeout_s=5)
+                after = _cpu_ns(vm)
+                results.append({"poll": mode, "connections": c, "threads": threads,
+                                "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
+                                "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
+                                "errors": r.errors, "errors_by_kind": r.errors_by_kind,
+                                "cpu_ms_per_1k": _ms_per_1k(before, after, r.requests)})
+                if r.requests and any(math.isnan(x) for x in (r.p50_ms, r.p90_ms, r.p99_ms)):
+                    results[-1]["wrk_output"] = r.output     # a percentile it did not print: keep its words
+            if mode == "default":
+                break
+    return {"stage": "net", "cpus": cpus, "seconds": seconds, "warmup_s": warmup,
+            "connections": list(connections), "polls": measured, "tool": "wrk --latency",
+            "notes": notes, "results": results}

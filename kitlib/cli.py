@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -42,6 +43,31 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+# `kit run` of a VM with a network card, once it is ready: where the host
+# reaches the guest's port 80 (VM.url).  The one line of its kind in a run.
+URL_LINE = "kit: {url}"
+URL_PATTERN = re.compile(r"^kit: (http://127\.0\.0\.1:(\d+)/)$", re.M)
+
+
+def url_line(url: str) -> str:
+    """The line `kit run` prints for a VM whose web server is at ``url``."""
+    return URL_LINE.format(url=url)
+
+
+def url_in(output: str) -> str | None:
+    """The URL of the first such line in ``output``, or None."""
+    m = URL_PATTERN.search(output)
+    return m.group(1) if m else None
+
+
+def _wants_net(stage: str, no_net: bool) -> bool:
+    """A stage from net on gets the network card, unless told not to."""
+    from .build import stages
+
+    known = stages()
+    return not no_net and "net" in known and stage in known and known.index(stage) >= known.index("net")
+
+
 def _run(args: argparse.Namespace) -> int:
     """Boot, echo the console, sum up host CPU.  Every end the run did not ask
     for (a panic, QEMU killed, a timeout) is reported as its named error, with
@@ -52,17 +78,20 @@ def _run(args: argparse.Namespace) -> int:
 
     image = build(args.stage)
     selftests = "test" in args.append.split()       # the kernel runs its tests, then exits
+    net = _wants_net(args.stage, args.no_net)
     failure: KitError | None = None
     stopped: KeyboardInterrupt | None = None
     with Session(args.stage, args.cpus, hz=args.hz, progress=False) as session:
         try:
             vm = session.boot(image, append=args.append, echo=True, accel=args.accel, ready=False,
-                              boot_timeout=args.timeout)
+                              boot_timeout=args.timeout, net=net)
             if selftests:
                 session.phase(args.stage, vm)
                 vm.wait_exit()                      # 33, or the named error of how it failed
             else:
                 vm.wait_ready()
+                if vm.url is not None:
+                    vm.say(url_line(vm.url))
                 session.phase(args.stage, vm)
                 threading.Thread(target=_type_into, args=(vm,), daemon=True).start()
                 deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
@@ -256,7 +285,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kit", description="idlekit: build, boot and measure the teaching unikernel.")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
-    d = sub.add_parser("doctor", help="check QEMU, gcc, make, KVM and /dev/shm, with install hints")
+    d = sub.add_parser("doctor", help="check QEMU, gcc, make, /dev/shm, the HTTP clients, clang and KVM, with install hints")
     d.set_defaults(func=_doctor)
 
     b = sub.add_parser("build", help="build a kernel stage")
@@ -273,6 +302,9 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds to wait for 'kit: ready', or for the self-tests to end (default: 30)")
     r.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
     r.add_argument("--hz", type=_positive(float), default=10.0, help="host CPU samples a second")
+    r.add_argument("--no-net", action="store_true",
+                   help="boot a stage from net on without its network card (it has one by default, "
+                        "its web server forwarded from a free port of 127.0.0.1)")
     r.set_defaults(func=_run)
 
     c = sub.add_parser("calibrate", help="measure this host's floor (cli; hlt) and ceiling (spin)")

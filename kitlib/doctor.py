@@ -34,12 +34,12 @@ def _version(cmd: list[str]) -> str:
     return out.splitlines()[0] if out else ""
 
 
-def _tool(name: str, command: str, package: str) -> Check:
+def _tool(name: str, command: str, package: str, version: str = "--version") -> Check:
     path = shutil.which(command)
     if path is None:
         return Check(name, False, f"{command} not found",
                      f"install it: sudo apt-get install {package}   (or: ./kit setup)")
-    return Check(name, True, _version([command, "--version"]))
+    return Check(name, True, _version([command, version])[:100])
 
 
 # `qemu-system-x86_64 --version` begins so (QEMU's own vl.c: "QEMU emulator version ...").
@@ -94,6 +94,8 @@ def checks() -> list[Check]:
     out.append(_tool("ld", "ld", "binutils"))
     out.append(_tool("make", "make", "make"))
     out.append(_shm())
+    out += [_tool(*tool) for tool in NET_TOOLS]
+    out.append(_fuzzer_runtime())
 
     if kvm_usable():
         out.append(Check("kvm", True, "/dev/kvm is usable (opt in with KIT_ACCEL=kvm; TCG is the default)",
@@ -105,6 +107,43 @@ def checks() -> list[Check]:
 
     out += [_package(module, dist, use) for module, dist, use in PACKAGES]
     return out
+
+
+# The net stage's HTTP clients and the parsers' fuzzer compiler: the check's
+# name, the command, the Debian package (./kit's pkg_for installs the same),
+# the option that makes it say its version.
+NET_TOOLS = (
+    ("wrk", "wrk", "wrk", "--version"),
+    ("ab", "ab", "apache2-utils", "-V"),
+    ("curl", "curl", "curl", "--version"),
+    ("clang", "clang", "clang", "--version"),
+)
+
+FUZZER_LIB = "libclang_rt.fuzzer-x86_64.a"
+
+
+def _clang_major() -> str | None:
+    m = re.search(r"clang version (\d+)", _version(["clang", "--version"]))
+    return m.group(1) if m else None
+
+
+def _fuzzer_runtime() -> Check:
+    """libFuzzer's runtime has no command: clang names its file, or echoes the
+    bare name back when it has none.  Its package is libclang-rt-<major>-dev
+    on Debian 12 (libclang-common-<major>-dev on Ubuntu 22.04 and older)."""
+    if shutil.which("clang") is None:
+        return Check("libFuzzer", False, "needs clang first", "install clang, then run this again   (or: ./kit setup)")
+    try:
+        path = subprocess.run(["clang", f"-print-file-name={FUZZER_LIB}"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        path = f"({e})"
+    if os.path.isabs(path) and os.path.isfile(path):
+        return Check("libFuzzer", True, path)
+    major = _clang_major() or "14"
+    return Check("libFuzzer", False, f"clang {major} has no {FUZZER_LIB}",
+                 f"install it: sudo apt-get install libclang-rt-{major}-dev   "
+                 f"(Ubuntu 22.04: libclang-common-{major}-dev; or: ./kit setup)")
 
 
 # Python packages: the module imported, the distribution pip installs, what needs it.

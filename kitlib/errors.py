@@ -23,6 +23,8 @@ __all__ = [
     "GuestExited",
     "StaleImage",
     "CalibrationError",
+    "ToolNotFound",
+    "HttpLoadError",
 ]
 
 QEMU_INSTALL_HINT = "sudo apt-get install qemu-system-x86   (or: make setup)"
@@ -98,6 +100,41 @@ class CalibrationError(KitError):
             "the accelerator does not halt a `cli; hlt` vCPU (KVM nested in a software-virtualised "
             "host can spin it instead). Use TCG: unset KIT_ACCEL or set KIT_ACCEL=tcg."
         )
+
+
+class ToolNotFound(KitError):
+    """A program the kit runs (an HTTP client such as wrk or ab) is not installed."""
+
+    title = "tool not found"
+
+    def __init__(self, command: str, package: str):
+        self.command = command
+        self.package = package
+        super().__init__(
+            f"{command} is not on PATH. Install it with: sudo apt-get install {package}   "
+            "(or: ./kit setup)"
+        )
+
+
+class HttpLoadError(KitError):
+    """An HTTP client ran but failed, or said something kitlib cannot read; carries its output."""
+
+    title = "HTTP client failed"
+
+    def __init__(self, command: str, why: str, output: str = ""):
+        self.command = command
+        self.why = why
+        self.output = output
+        super().__init__(f"{command}: {why}")
+
+    def __str__(self) -> str:
+        said = self.output.strip()
+        if not said:
+            return f"{self.command}: {self.why} (it printed nothing)"
+        return f"{self.command}: {self.why}\nit printed:\n{_indent(said)}"
+
+    def _detail(self) -> str:
+        return self.output.strip() or "(it printed nothing)"
 
 
 class QemuNotFound(KitError):

@@ -181,6 +181,7 @@ class Console:
         self.eof = False
         self.echo = echo
         self.limit = limit
+        self._echo_lock = threading.Lock()  # one writer at a time, in console order
 
     @property
     def end(self) -> int:
@@ -194,20 +195,31 @@ class Console:
         if s.endswith("\r") and not final:
             s, self._pending_cr = s[:-1], True
         s = s.replace("\r\n", "\n")
-        with self.cond:
-            self.text += s
-            lines = self._scan_lines(now, final)
-            if len(self.text) > self.limit:
-                drop = len(self.text) - self.limit // 2
-                self.text = self.text[drop:]
-                self.base += drop
-            self.cond.notify_all()
-        if self.echo and lines:                 # outside the lock: stdout may block
-            try:
-                sys.stdout.write("".join(line + "\n" for line in lines))
-                sys.stdout.flush()
-            except Exception:
-                pass
+        with self._echo_lock:                   # the reader thread's lines go out in order
+            with self.cond:
+                self.text += s
+                lines = self._scan_lines(now, final)
+                if len(self.text) > self.limit:
+                    drop = len(self.text) - self.limit // 2
+                    self.text = self.text[drop:]
+                    self.base += drop
+                self.cond.notify_all()
+            if self.echo and lines:             # outside cond: stdout may block
+                self._write("".join(line + "\n" for line in lines))
+
+    def say(self, line: str) -> None:
+        """Echo a line of the host's after every whole line the guest has printed
+        so far, never inside one (``kit run``'s URL line after ``kit: ready``)."""
+        with self._echo_lock:
+            self._write(line + "\n")
+
+    @staticmethod
+    def _write(text: str) -> None:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except Exception:
+            pass
 
     def _scan_lines(self, now: float, final: bool) -> list[str]:
         """Look at each newly completed line (the last one too at EOF); return them."""

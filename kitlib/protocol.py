@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "IDLE_POLICIES", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
+    "IDLE_POLICIES", "POLL_WAYS", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
     "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer",
     "CONSOLE_LINE_MAX", "ANSWER_ENDS", "tagged", "tagged_answer_pattern", "stats_answer",
     "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",

@@ -88,7 +88,8 @@ class VM:
     card of the net stage that way: QEMU's user-mode network with the
     guest's port 80 forwarded from a free TCP port on 127.0.0.1, which
     ``host_port`` holds (None without ``net``), IPv4 only, and a
-    modern-only virtio-net card (``disable-legacy=on``) without option ROM.
+    modern-only virtio-net card (``disable-legacy=on``) without option ROM;
+    ``url`` is the guest's web server as the host reaches it.
 
     Waits raise named errors: GuestPanic (``kit: panic ...`` or status 35),
     TripleFault (status 0), GuestExited (any other end), GuestTimeout.
@@ -256,6 +257,11 @@ class VM:
         return self._proc.console.panic if self._proc is not None else None
 
     @property
+    def url(self) -> str | None:
+        """``http://127.0.0.1:<host_port>/``: the guest's port 80 (None without ``net``)."""
+        return None if self.host_port is None else f"http://127.0.0.1:{self.host_port}/"
+
+    @property
     def shm_path(self) -> Path | None:
         """The guest RAM file under /dev/shm."""
         return self._proc.shm_path if self._proc is not None else None
@@ -283,6 +289,11 @@ class VM:
         if not proc.running:
             raise KitError(f"VM {self.name} is not running")
         proc.child.send(text.encode())
+
+    def say(self, line: str) -> None:
+        """Print ``line`` among the echoed console lines (``echo=True``), after
+        every whole line the guest has printed so far."""
+        self._require_started().console.say(line)
 
     def sendline(self, text: str = "") -> None:
         """Type ``text`` and a newline on the guest's serial console."""

@@ -9,7 +9,7 @@ from kitlib.bench import benchmark, run_bench
 from kitlib.cli import main
 from kitlib.errors import KitError
 
-STAGES = ("boot", "cores", "spinlocks", "sched", "idle", "poll")
+STAGES = ("boot", "cores", "spinlocks", "sched", "idle", "poll", "net")
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def fakes(monkeypatch):
 
 def test_the_benchmarks_are_named_by_their_lessons_stages():
     assert list(bench.REGISTRY) == ["boot", "boot-idle", "cores", "spinlocks", "sched", "idle",
-                                    "idle-lateness", "poll"]
+                                    "idle-lateness", "poll", "net"]
     for b in bench.REGISTRY.values():
         assert b.stage in STAGES and b.name.split("-")[0] == b.stage, b
         assert b.summary and "\n" not in b.summary

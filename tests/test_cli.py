@@ -10,12 +10,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from kitlib import protocol
-from kitlib.cli import main
+from kitlib.cli import main, url_in, url_line
 from kitlib.paths import root
 from kitlib.table import fmt
 
@@ -23,8 +24,23 @@ from kitlib.table import fmt
 def test_doctor_finds_every_required_piece(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    for piece in ("qemu", "gcc", "make", "/dev/shm", "plotly"):
+    for piece in ("qemu", "gcc", "make", "/dev/shm", "wrk", "ab", "curl", "clang", "libFuzzer", "plotly"):
         assert f"ok  {piece}" in out
+
+
+def test_doctor_names_the_fuzzer_runtime_package_of_this_clang(tmp_path, monkeypatch):
+    """A clang without libFuzzer's runtime echoes the file's bare name back; the
+    hint names the package for its major version."""
+    from kitlib import doctor
+
+    clang = tmp_path / "clang"
+    clang.write_text('#!/bin/sh\ncase "$1" in --version) echo "Ubuntu clang version 15.0.7";;\n'
+                     '*) echo libclang_rt.fuzzer-x86_64.a;; esac\n')
+    clang.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    check = next(c for c in doctor.checks() if c.name == "libFuzzer")
+    assert not check.ok and not check.optional
+    assert "sudo apt-get install libclang-rt-15-dev" in check.hint, check
 
 
 def test_build_reports_the_image(capsys):
@@ -42,6 +58,35 @@ def test_run_streams_the_console_and_sums_up_host_cpu(capsys):
     out = capsys.readouterr().out
     assert protocol.BOOT + "boot" in out and protocol.READY in out
     assert "vCPU 0: thread" in out and "guest halted" in out
+    assert "kit: http" not in out                           # no network card before stage net
+
+
+def test_the_url_line_is_read_back_as_printed():
+    assert url_in("kit: ready\n" + url_line("http://127.0.0.1:8080/") + "\n") == "http://127.0.0.1:8080/"
+    assert url_in("kit: ready\nkit: http://example.com/\n") is None
+
+
+def test_run_net_prints_the_url_once_after_ready_and_the_guest_answers_there(monkeypatch, capsys):
+    answers: list = []
+
+    def get(vm):
+        with urllib.request.urlopen(vm.url, timeout=20) as r:
+            answers.append((vm.url, r.status, r.read()))
+    _after_ready(monkeypatch, get)
+    assert main(["run", "net", "--cpus", "2", "--seconds", "4", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    urls = [line for line in lines if url_in(line + "\n")]
+    assert len(urls) == 1, out
+    assert lines.index(urls[0]) == lines.index(protocol.READY) + 1, out
+    assert answers and answers[0][0] == url_in(out) and answers[0][1] == 200, (answers, out)
+
+
+def test_run_net_boots_without_the_card_when_told(capsys):
+    assert main(["run", "net", "--no-net", "--cpus", "2", "--seconds", "0.5", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    assert protocol.READY in out and "net: no virtio-net device" in out, out
+    assert url_in(out) is None and "kit: http" not in out
 
 
 def test_run_of_a_crashing_guest_fails(capsys):
@@ -79,12 +124,35 @@ def test_bench_boot_prints_its_medians_and_writes_them_with_their_ratio(tmp_path
     assert "boot: run 3 of 3" in progress.splitlines()
 
 
+def test_bench_net_writes_requests_latency_and_cpu_per_request_for_each_run(tmp_path, capsys):
+    out = tmp_path / "net.json"
+    assert main(["bench", "net", "--seconds", "1", "--warmup", "0", "--connections", "1", "4",
+                 "--polls", "wait", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == "net" and data["stage"] == "net" and data["connections"] == [1, 4]
+    assert data["polls"] in (["wait"], ["default"]), data        # default: a kernel without `poll <mode>`
+    assert [r["connections"] for r in data["results"]] == [1, 4]
+    for r in data["results"]:
+        assert r["requests"] > 0 and r["errors"] == 0 and r["rps"] > 0, r
+        assert r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"], r
+        cpu = r["cpu_ms_per_1k"]
+        assert set(cpu) == {"vcpus", "main", "total", "per_vcpu"} and set(cpu["per_vcpu"]) == {"0", "1"}, cpu
+        assert 0 < cpu["vcpus"] + cpu["main"] <= cpu["total"] * 1.05, cpu   # parts of one process's time
+    printed = capsys.readouterr().out
+    assert printed.startswith("net: ") and "requests/s" in printed
+
+
+def test_bench_refuses_a_poll_mode_the_kernel_has_not(tmp_path, capsys):
+    assert main(["bench", "net", "--polls", "hlt", "--out", str(tmp_path / "x.json")]) == 1
+    assert "no poll mode hlt" in capsys.readouterr().err
+
+
 def test_bench_help_lists_every_benchmark_and_each_ones_options(capsys):
     with pytest.raises(SystemExit) as done:
         main(["bench", "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for name in ("boot", "boot-idle", "cores", "spinlocks", "sched", "idle", "idle-lateness", "poll",
+    for name in ("boot", "boot-idle", "cores", "spinlocks", "sched", "idle", "idle-lateness", "poll", "net",
                  "list", "all"):
         assert f"    {name} " in out or f"    {name}\n" in out, name
     with pytest.raises(SystemExit):

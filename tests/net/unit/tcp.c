@@ -223,6 +223,8 @@ TEST(tcp_unknown_port_gets_rst)
 	levels_are(0, 0, 0);
 }
 
+// A TIME-WAIT connection that a new SYN reopens is freed with the
+// application told (found by the tcpconn fuzz target).
 TEST(tcp_timewait_reopen_tells_gone)
 {
 	u8 s[128];
