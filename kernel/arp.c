@@ -14,34 +14,6 @@
 #include "defs.h"
 #include "net.h"
 
-static u16
-get16(const u8 *p)
-{
-	return (u16)p[0] << 8 | p[1];
-}
-
-static u32
-get32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
-static void
-put16(u8 *p, u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put32(u8 *p, u32 v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
 // Parse len bytes at p as an ARP packet for IPv4 over Ethernet; false if
 // it is too short, of another kind, or neither a request nor a reply.
 bool

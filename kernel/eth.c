@@ -19,7 +19,7 @@ eth_parse(const u8 *f, u32 len, struct eth *e)
 		return false;
 	memcpy(e->dst, f, ETH_ALEN);
 	memcpy(e->src, f + ETH_ALEN, ETH_ALEN);
-	e->type = (u16)f[12] << 8 | f[13];
+	e->type = get16(f + 12);
 	return true;
 }
 
@@ -29,8 +29,7 @@ eth_build(u8 *f, const u8 *dst, const u8 *src, u16 type)
 {
 	memcpy(f, dst, ETH_ALEN);
 	memcpy(f + ETH_ALEN, src, ETH_ALEN);
-	f[12] = type >> 8;
-	f[13] = type;
+	put16(f + 12, type);
 	return ETH_HLEN;
 }
 

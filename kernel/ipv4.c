@@ -23,34 +23,6 @@
 typedef u32 __attribute__((aligned(1), may_alias)) u32_un;
 typedef u16 __attribute__((aligned(1), may_alias)) u16_un;
 
-static u16
-get16(const u8 *p)
-{
-	return (u16)p[0] << 8 | p[1];
-}
-
-static u32
-get32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
-static void
-put16(u8 *p, u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put32(u8 *p, u32 v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
 // Add len bytes at p to sum, as 16-bit words in network order.  The sum
 // is independent of byte order (RFC 1071 2(B)): the words are added in
 // the CPU's order, 32 bits at a time into 64 (a carry out of 16 bits is

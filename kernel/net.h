@@ -22,6 +22,36 @@
 
 #define NET_IP       0x0a00020f // 10.0.2.15, QEMU user networking's guest address
 
+// Fields in network order (big-endian), read and written a byte at a
+// time: a field in a frame may sit at any address.
+static inline u16
+get16(const u8 *p)
+{
+	return (u16)p[0] << 8 | p[1];
+}
+
+static inline u32
+get32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+static inline void
+put16(u8 *p, u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static inline void
+put32(u8 *p, u32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
 struct eth {
 	u8 dst[ETH_ALEN];
 	u8 src[ETH_ALEN];

@@ -25,34 +25,6 @@
 #include "tcp.h"
 #include "tcpint.h"
 
-static u16
-get16(const u8 *p)
-{
-	return (u16)p[0] << 8 | p[1];
-}
-
-static u32
-get32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
-static void
-put16(u8 *p, u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put32(u8 *p, u32 v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
 // Check the segment of len bytes at p, from src to dst, and fill in *t.
 enum tcp_verdict
 tcp_parse(const u8 *p, u32 len, u32 src, u32 dst, struct tcphdr *t)
