@@ -5,8 +5,8 @@
 // Its loop: take the received frames in batches and pass each up the
 // stack (Ethernet, then ARP, or IPv4 and ICMP or TCP), send what that
 // queued with one kick a batch, run the TCP timers that are due; then,
-// when nothing is left, wait (netwait) until a frame comes or the
-// earliest TCP deadline.  How it waits is poll='s (netwait.c): spin,
+// when nothing is left, wait until a frame comes or the
+// earliest TCP deadline.  How it waits is poll='s (net_wait, netwait.c): spin,
 // Toro's API, or by default the kit's, blocked on net_rxirq with
 // pollvar_wait_until(), its core halted until the receive interrupt's
 // handler or the next deadline wakes it.  No packet work happens in the
@@ -126,15 +126,6 @@ input(const u8 *f, u32 len)
 	st->net_rx_drops++;
 }
 
-// Wait once a pass has found nothing more: until a frame may have come
-// (net_rxirq is no longer seen, read before the pass) or net_now_us()
-// passes deadline_us (0: none), by the policy poll= (netwait.c).
-static void
-netwait(u64 seen, u64 deadline_us)
-{
-	net_wait(seen, deadline_us);
-}
-
 static void
 netthread(void *arg)
 {
@@ -156,7 +147,7 @@ netthread(void *arg)
 		}
 		tcp_timers(now);
 		vnet_tx_flush();
-		netwait(seen, tcp_deadline());
+		net_wait(seen, tcp_deadline());     // until a frame, or the deadline (netwait.c)
 	}
 }
 

@@ -493,16 +493,6 @@ def _ms_per_1k(a: dict, b: dict, requests: int) -> dict[str, object]:
             "total": round((b["total"] - a["total"]) * per, 3), "per_vcpu": vcpu}
 
 
-def _switch_wait(vm: VM, mode: str) -> bool:
-    """Set the network thread's wait with the console command ``poll <mode>``;
-    False if this kernel does not have the command."""
-    try:
-        vm.command(f"poll {mode}", timeout=30)
-    except KitError:
-        return False
-    return True
-
-
 def _net_rows(d: Data) -> Rows:
     return [{"poll": r["poll"], "connections": r["connections"], "rps": r["rps"], "p50_ms": r["p50_ms"],
              "p99_ms": r["p99_ms"], "vcpus_ms": r["cpu_ms_per_1k"]["vcpus"],
@@ -515,54 +505,62 @@ def _net_rows(d: Data) -> Rows:
                     "p50_ms": "p50 ms", "p99_ms": "p99 ms", "vcpus_ms": "vCPUs ms/1k req",
                     "main_ms": "main thread ms/1k", "total_ms": "QEMU ms/1k", "errors": "errors"})
 def bench_net(seconds: float = 4.0, warmup: float = 1.0, connections: tuple[int, ...] = (1, 16, 64),
-              polls: tuple[str, ...] = POLL_WAYS, cpus: int = 2) -> Data:
+              polls: tuple[str, ...] = POLL_WAYS, haltpoll: int = 500, cpus: int = 2) -> Data:
     """Requests/s, latency and QEMU's host CPU per 1,000 requests of the web server under wrk, by how the network thread waits.
 
     wrk keeps its connections alive (one thread, two from 16 connections on),
     after a warm-up that takes slirp's first-connection delays out of the
     figures.  Host CPU per 1,000 requests is split into the vCPU threads and
-    QEMU's main thread, which under TCG does the network's host side.  A
-    kernel without the console command `poll <mode>` is measured as it
-    waits by default, and says so.
+    QEMU's main thread, which under TCG does the network's host side.  Each
+    way to wait is switched on one running VM with the console command
+    `poll <mode>`; the kit's way with a spin before each halt runs on a
+    second VM booted with haltpoll=.
 
     seconds: seconds each measured wrk run lasts (whole seconds)
     warmup: seconds of wrk before each measured run (0: none)
     connections: wrk's concurrent connections, one run each
     polls: the network thread's ways to wait (poll <mode> on the console)
+    haltpoll: microseconds the idle loop may spin before it halts, for a last
+        run of poll=wait (0: no such run)
     cpus: vCPUs (the network thread runs on the last)
     """
     unknown = [p for p in polls if p not in POLL_WAYS]
     if unknown:
         raise KitError(f"no poll mode {', '.join(unknown)} (the modes: {', '.join(POLL_WAYS)})")
     image = build("net")
-    results, notes, measured = [], [], []
-    with VM(image, cpus=cpus, append="idle=hlt", net=True, boot_timeout=120) as vm:
-        vm.wait_ready()
-        url = vm.url
-        assert url is not None
-        for mode in polls:
-            if not _switch_wait(vm, mode):
-                notes.append(f"this kernel has no console command `poll <mode>`: measured only "
-                             f"as its network thread waits by default, not poll={', '.join(polls)}")
-                mode = "default"
-            measured.append(mode)
-            for c in connections:
-                print(f"poll {mode}, {c} connection(s): {warmup:g} s warm-up, {seconds:g} s measured")
-                threads = 1 if c < 16 else 2
-                if warmup > 0:
-                    wrk(url, connections=c, threads=threads, seconds=warmup)
-                before = _cpu_ns(vm)
-                r: WrkResult = wrk(url, connections=c, threads=threads, seconds=seconds, timeout_s=5)
-                after = _cpu_ns(vm)
-                results.append({"poll": mode, "connections": c, "threads": threads,
-                                "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
-                                "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
-                                "errors": r.errors, "errors_by_kind": r.errors_by_kind,
-                                "cpu_ms_per_1k": _ms_per_1k(before, after, r.requests)})
-                if r.requests and any(math.isnan(x) for x in (r.p50_ms, r.p90_ms, r.p99_ms)):
-                    results[-1]["wrk_output"] = r.output     # a percentile it did not print: keep its words
-            if mode == "default":
-                break
+    boots = [("idle=hlt", [(mode, mode) for mode in polls])]
+    if haltpoll > 0:
+        boots.append((f"idle=hlt haltpoll={haltpoll}", [(f"wait haltpoll={haltpoll}", "wait")]))
+    results, measured = [], []
+    for append, ways in boots:
+        with VM(image, cpus=cpus, append=append, net=True, boot_timeout=120) as vm:
+            vm.wait_ready()
+            url = vm.url
+            assert url is not None
+            for label, mode in ways:
+                vm.command(f"poll {mode}", timeout=30)
+                measured.append(label)
+                for c in connections:
+                    print(f"poll {label}, {c} connection(s): {warmup:g} s warm-up, {seconds:g} s measured")
+                    results.append(_net_run(vm, url, label, c, seconds, warmup))
     return {"stage": "net", "cpus": cpus, "seconds": seconds, "warmup_s": warmup,
             "connections": list(connections), "polls": measured, "tool": "wrk --latency",
-            "notes": notes, "results": results}
+            "results": results}
+
+
+def _net_run(vm: VM, url: str, label: str, c: int, seconds: float, warmup: float) -> dict[str, object]:
+    """One measured wrk run at c connections, after its warm-up."""
+    threads = 1 if c < 16 else 2
+    if warmup > 0:
+        wrk(url, connections=c, threads=threads, seconds=warmup)
+    before = _cpu_ns(vm)
+    r: WrkResult = wrk(url, connections=c, threads=threads, seconds=seconds, timeout_s=5)
+    after = _cpu_ns(vm)
+    row = {"poll": label, "connections": c, "threads": threads,
+           "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
+           "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
+           "errors": r.errors, "errors_by_kind": r.errors_by_kind,
+           "cpu_ms_per_1k": _ms_per_1k(before, after, r.requests)}
+    if r.requests and any(math.isnan(x) for x in (r.p50_ms, r.p90_ms, r.p99_ms)):
+        row["wrk_output"] = r.output     # a percentile it did not print: keep its words
+    return row

@@ -127,11 +127,12 @@ def test_bench_boot_prints_its_medians_and_writes_them_with_their_ratio(tmp_path
 def test_bench_net_writes_requests_latency_and_cpu_per_request_for_each_run(tmp_path, capsys):
     out = tmp_path / "net.json"
     assert main(["bench", "net", "--seconds", "1", "--warmup", "0", "--connections", "1", "4",
-                 "--polls", "wait", "--out", str(out)]) == 0
+                 "--polls", "wait", "--haltpoll", "200", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["benchmark"] == "net" and data["stage"] == "net" and data["connections"] == [1, 4]
-    assert data["polls"] in (["wait"], ["default"]), data        # default: a kernel without `poll <mode>`
-    assert [r["connections"] for r in data["results"]] == [1, 4]
+    assert data["polls"] == ["wait", "wait haltpoll=200"], data
+    assert [(r["poll"], r["connections"]) for r in data["results"]] == [
+        ("wait", 1), ("wait", 4), ("wait haltpoll=200", 1), ("wait haltpoll=200", 4)]
     for r in data["results"]:
         assert r["requests"] > 0 and r["errors"] == 0 and r["rps"] > 0, r
         assert r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"], r
