@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "IDLE_POLICIES", "POLL_WAYS", "BOOT", "READY", "PANIC", "TESTS_PASSED", "STATS_END", "TRAFFIC", "QUIET",
-    "fields", "cpus_up", "test_results", "ok", "fail", "Answer", "answer",
+    "fields", "cpus_up", "test_results", "ok", "fail", "verdict", "Answer", "answer",
     "CONSOLE_LINE_MAX", "ANSWER_ENDS", "tagged", "tagged_answer_pattern", "stats_answer",
     "STATS_LINE", "stats_lines", "LATENESS_LINE", "REACTION_LINE", "PRODCONS_START",
     "RANKS", "Percentiles", "percentiles", "ProdconsStart", "prodcons_start",
@@ -74,6 +74,12 @@ def ok(name: str) -> str:
 def fail(name: str) -> str:
     """The start of the line that says ``name`` failed (the reason follows)."""
     return f"{name}: FAIL"
+
+
+def verdict(name: str) -> re.Pattern[str]:
+    """The whole line of ``name``'s verdict, OK or FAIL with its reason, for
+    ``vm.expect``: a match of ok() or fail() may come before the reason has."""
+    return re.compile(rf"^{re.escape(name)}: (?:OK|FAIL[^\n]*)\n", re.M)
 
 
 def test_results(console: str) -> dict[str, str | None]:

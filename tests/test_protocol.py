@@ -41,6 +41,14 @@ def test_verdicts_name_what_passed_and_why_the_rest_failed():
     assert protocol.ok("locks") == "locks: OK" and protocol.fail("locks") == "locks: FAIL"
 
 
+def test_a_verdict_is_waited_for_as_a_whole_line():
+    rx = protocol.verdict("locks")
+    assert rx.search("locks: FAIL lost 3 of 9 incre") is None           # the reason still on its way
+    assert rx.search("locks: ticket pause=0: 4 cpus\n") is None       # the summary line is not a verdict
+    assert rx.search("x\nlocks: FAIL lost 3 of 9 increments\n").group(0) == "locks: FAIL lost 3 of 9 increments\n"
+    assert rx.search("locks: OK\n").group(0) == protocol.ok("locks") + "\n"
+
+
 def test_the_lock_apps_summary():
     s = protocol.locks_summary(CONSOLE)
     assert s == protocol.LocksSummary("ticket", False, 4, 123456, 2500, 49382)
