@@ -291,3 +291,19 @@ def test_the_guest_server_under_open_and_closed_loops():
             assert c.errors == 0 and c.answered > 0 and c.answered == c.sent, str(c)
         finally:
             SHARED_QEMU.discard(vm.pid)
+
+
+def test_kit_load_prints_the_table_and_fails_on_errors(serve, capsys, tmp_path):
+    from kitlib import cli
+
+    srv = serve()
+    out = tmp_path / "load.json"
+    assert cli.main(["load", srv.url, "--rate", "50", "--requests", "10", "--quiet", "--json", str(out)]) == 0
+    said = capsys.readouterr()
+    assert "open-loop at 50/s" in said.out and "p99 µs" in said.out and said.err == ""
+    assert json.loads(out.read_text())["ok"] == 10
+    assert cli.main(["load", srv.url, "--concurrency", "2", "--requests", "20", "--quiet"]) == 0
+    assert "closed-loop, 2 at a time" in capsys.readouterr().out
+    bad = serve("404")
+    assert cli.main(["load", bad.url, "--rate", "50", "--requests", "5", "--quiet"]) == 1
+    assert "http_404 5" in capsys.readouterr().out
