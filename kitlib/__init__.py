@@ -11,7 +11,8 @@ and ceiling), ``measure``, ``compare_idle`` and ``drive`` (experiments on
 one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
 idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
-the net stage's web server, lesson 07); results are objects with a
+the net stage's web server, lesson 07) and ``loadgen`` (HTTP load at a steady
+rate, in bursts or closed-loop, in the background: ``Load``); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
 used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
 clicks); ``show`` (the kernel's source, cut by marker).
@@ -44,8 +45,9 @@ from .errors import (
 from .experiment import Phase, compare_idle, drive, measure
 from .guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
 from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
-from . import httpload
+from . import httpload, loadgen
 from .idle import Latency, LatencyComparison, compare_lateness
+from .loadgen import Load, LoadResult
 from .paths import build_dir, root
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
@@ -82,7 +84,7 @@ __all__ = [
     "root", "build_dir",
     "command_line", "find_qemu", "kvm_usable", "qemu_version", "resolve_accel",
     "QMP", "QMPError",
-    "VM", "clean_stale", "running", "stop_all", "protocol", "httpload", "Session",
+    "VM", "clean_stale", "running", "stop_all", "protocol", "httpload", "loadgen", "Load", "LoadResult", "Session",
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",

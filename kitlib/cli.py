@@ -160,6 +160,28 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> int:
+    """HTTP load on a URL (kitlib.loadgen): the result's table, progress on
+    stderr; status 1 when a request failed or the run was cut short."""
+    from . import loadgen
+
+    seconds = 5.0 if args.seconds is None and args.requests is None else args.seconds
+    bounds = dict(seconds=seconds, requests=args.requests)
+    common = dict(timeout=args.timeout, progress=not args.quiet)
+    try:
+        load = (loadgen.Load.closed_loop(args.url, args.concurrency, **bounds, **common)
+                if args.concurrency is not None else
+                loadgen.Load.open_loop(args.url, args.rate, **bounds, connections=args.connections, **common))
+    except ValueError as e:
+        print(f"kit: load: {e}", file=sys.stderr)
+        return 2
+    result = load.result()
+    print(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    return 0 if result.errors == 0 and result.ended_by == "done" else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .build import build
     from .calibrate import calibrate
@@ -315,6 +337,20 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--seconds", type=_positive(float), default=5.0)
     m.add_argument("--out", default=None, help="folder for demo.html and demo.json (default: results/)")
     m.set_defaults(func=_demo)
+
+    ld = sub.add_parser("load", help="HTTP load on a URL: open-loop at a rate, or closed-loop at a concurrency")
+    ld.add_argument("url", help="e.g. the http://127.0.0.1:<port>/ that `kit run net` prints")
+    how = ld.add_mutually_exclusive_group(required=True)
+    how.add_argument("--rate", type=_positive(float), help="requests a second, each due at its time (open-loop)")
+    how.add_argument("--concurrency", type=_positive(int),
+                     help="connections that each send when the last answer came (closed-loop)")
+    ld.add_argument("--seconds", type=_positive(float), default=None, help="how long (default: 5)")
+    ld.add_argument("--requests", type=_positive(int), default=None, help="at most this many requests")
+    ld.add_argument("--connections", type=_positive(int), default=8, help="open-loop: kept-alive connections")
+    ld.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds one request may take")
+    ld.add_argument("--json", default=None, help="also write the result, every request's times, to this file")
+    ld.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    ld.set_defaults(func=_load)
 
     n = sub.add_parser("bench", add_help=False,
                        help="a benchmark: a table, and every figure as JSON (kit bench --help lists them)")
