@@ -11,7 +11,8 @@ and ceiling), ``measure``, ``compare_idle`` and ``drive`` (experiments on
 one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
 idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
-the net stage's web server, lesson 07); results are objects with a
+the net stage's web server) and ``compare_net`` (Toro's HTTP experiment per
+policy, lesson 07); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
 used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
 clicks); ``show`` (the kernel's source, cut by marker).
@@ -47,6 +48,7 @@ from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
 from . import httpload
 from .idle import Latency, LatencyComparison, compare_lateness
 from .paths import build_dir, root
+from .net import HalfOpen, NetExperiment, compare_net
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
 from .qmp import QMP, QMPError
@@ -87,6 +89,7 @@ __all__ = [
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
     "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
+    "HalfOpen", "NetExperiment", "compare_net",
 ]
 
 from . import notebook as _notebook

@@ -192,6 +192,13 @@ class Session:
             return math.nan
         return 100.0 * (p.ns1 - p.ns0) / (1e9 * (p.t1 - p.t0))
 
+    def span(self, label: str) -> tuple[float, float]:
+        """When phase ``label`` started and ended, in seconds on the samples' time
+        axis (the end is NaN while it goes on)."""
+        p = self._find(label)
+        t0 = self.sampler.t0 or 0.0
+        return p.t0 - t0, p.t1 - t0
+
     def experiment(self, labels: list[str] | None = None) -> Experiment:
         """The phases (all, or ``labels``) and every sample so far, as an Experiment."""
         chosen = self.labels if labels is None else labels
