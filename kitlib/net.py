@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["POLICIES", "PHASES", "HalfOpen", "PhaseFigures", "PolicyRun", "NetExperiment",
-           "compare_net", "back_to_floor", "stress"]
+           "compare_net", "back_to_floor", "stress", "paced", "RatePoint", "RateCurve", "latency_by_rate"]
 
 # The setups the lesson compares.  Labels name the idea; values are command lines.
 POLICIES = {"kit's API": "poll=wait idle=hlt", "idle=spin": "poll=wait idle=spin",
@@ -425,3 +425,130 @@ def _one_policy(s: Session, image: Image, policy: str, append: str, *, idle: flo
 
     half = {"partial": kinds[0], "silent": kinds[1], "vanished": kinds[2], "opened": opened, "failed": failed}
     return PolicyRun(policy, append, phases, back("after stress"), back("after half-open"), figures, half)
+
+
+# -- the open question: reaction and host CPU against the request rate ------------------------
+
+def paced(url: str, rate: float, seconds: float, timeout: float = 2.0) -> list[float]:
+    """One kept-alive connection, a GET / every 1/``rate`` s for ``seconds``:
+    each latency (µs) is measured from the request's intended send time, so a
+    late answer that delays the next request counts against that one too
+    (no coordinated omission).  Stops at ``seconds + timeout`` whatever the
+    server does; a failed request counts as ``math.inf``."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
+    out: list[float] = []
+    n = max(1, round(rate * seconds))
+    t0 = time.monotonic() + 0.05
+    end = t0 + seconds + timeout
+    try:
+        for i in range(n):
+            due = t0 + i / rate
+            now = time.monotonic()
+            if now > end:
+                break
+            if due > now:
+                time.sleep(due - now)
+            try:
+                conn.request("GET", "/")
+                conn.getresponse().read()
+                out.append((time.monotonic() - due) * 1e6)
+            except (OSError, http.client.HTTPException):
+                out.append(math.inf)
+                conn.close()
+    finally:
+        conn.close()
+    return out
+
+
+def _rank(values: list[float], p: float) -> float:
+    """Nearest-rank percentile ``p`` (0-100) of ``values``; NaN if empty."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """One policy at one request rate: latency (µs, nearest rank) and QEMU's CPU."""
+
+    policy: str
+    rate: float
+    requests: int
+    failed: int
+    p50_us: float
+    p99_us: float
+    host_pct: float             # whole QEMU process, % of one host core, while the requests came
+
+
+@dataclass(frozen=True)
+class RateCurve(Tabular):
+    """Latency and host CPU against the request rate, per policy."""
+
+    title: str
+    points: tuple[RatePoint, ...]
+
+    columns = {"policy": "policy", "rate": "requests/s asked", "requests": "answered", "failed": "failed",
+               "p50_us": "p50, µs", "p99_us": "p99, µs", "host_pct": "QEMU, % of a host core"}
+
+    def at(self, policy: str, rate: float) -> RatePoint:
+        for p in self.points:
+            if p.policy == policy and p.rate == rate:
+                return p
+        raise KeyError(f"no point for {policy!r} at {rate:g}/s")
+
+    def table(self) -> list[dict[str, object]]:
+        return [{"policy": p.policy, "rate": p.rate, "requests": p.requests, "failed": p.failed,
+                 "p50_us": _r(p.p50_us, 0), "p99_us": _r(p.p99_us, 0), "host_pct": _r(p.host_pct, 2)}
+                for p in self.points]
+
+    def answer(self, fast: str = "idle=spin", slow: str = "kit's API", rate: float = 100) -> str:
+        """The open question answered in one sentence, from the measurement."""
+        a, b = self.at(slow, rate), self.at(fast, rate)
+        saved = b.host_pct - a.host_pct
+        return (f"At {rate:g} requests/s, halting ({slow}) costs {a.p50_us - b.p50_us:+.0f} µs at the median "
+                f"and {a.p99_us - b.p99_us:+.0f} µs at p99 against {fast}, and saves {saved:.0f} % of a "
+                f"host core ({a.host_pct:.1f} % against {b.host_pct:.1f} %).")
+
+    def figure(self) -> "go.Figure":
+        """Host CPU against the request rate, a line per policy, p50 as hover text."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for policy in dict.fromkeys(p.policy for p in self.points):
+            pts = [p for p in self.points if p.policy == policy]
+            fig.add_scatter(x=[p.rate for p in pts], y=[p.host_pct for p in pts], name=policy,
+                            uid=f"rate-{policy}", mode="lines+markers",
+                            text=[f"p50 {p.p50_us:.0f} µs, p99 {p.p99_us:.0f} µs" for p in pts])
+        fig.update_layout(title=self.title, height=360, template="plotly_white",
+                          xaxis=dict(type="log", title="requests a second"),
+                          yaxis=dict(title="QEMU, % of one host core"), margin=dict(l=60, r=20, t=50, b=40))
+        return fig
+
+    def to_dict(self) -> dict[str, object]:
+        return json_safe({"title": self.title, "points": [asdict(p) for p in self.points]})
+
+
+def latency_by_rate(image: Image, policies: Mapping[str, str], rates: Sequence[float] = (100, 500), *,
+                    cpus: int = 2, seconds: float = 2.0, progress: bool = True) -> RateCurve:
+    """For each policy (one VM) and rate: :func:`paced` requests for ``seconds``,
+    their latency percentiles, and QEMU's CPU over them (process CPU clock)."""
+    from .hostcpu import read_process_ns
+
+    points = []
+    for policy, append in policies.items():
+        with VM(image, cpus=cpus, append=append, net=True, boot_timeout=120) as vm:
+            vm.wait_ready()
+            assert vm.url is not None and vm.pid is not None
+            paced(vm.url, 50, 0.2)                          # the first connection's delays, out of the way
+            for rate in rates:
+                if progress:
+                    print(f"{policy}: a request every {1e3 / rate:g} ms for {seconds:g} s", flush=True)
+                t0, ns0 = time.monotonic(), read_process_ns(vm.pid)
+                lat = paced(vm.url, rate, seconds)
+                t1, ns1 = time.monotonic(), read_process_ns(vm.pid)
+                ok = [x for x in lat if math.isfinite(x)]
+                points.append(RatePoint(policy, rate, len(ok), len(lat) - len(ok), _rank(ok, 50), _rank(ok, 99),
+                                        100.0 * (ns1 - ns0) / 1e9 / (t1 - t0)))
+    return RateCurve(f"latency and host CPU against the request rate, {cpus} vCPUs", tuple(points))
