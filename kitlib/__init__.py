@@ -48,7 +48,7 @@ from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
 from . import httpload
 from .idle import Latency, LatencyComparison, compare_lateness
 from .paths import build_dir, root
-from .net import HalfOpen, NetExperiment, compare_net
+from .net import HalfOpen, NetExperiment, RateCurve, compare_net, latency_by_rate
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
 from .qmp import QMP, QMPError
@@ -89,7 +89,7 @@ __all__ = [
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
     "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
-    "HalfOpen", "NetExperiment", "compare_net",
+    "HalfOpen", "NetExperiment", "compare_net", "RateCurve", "latency_by_rate",
 ]
 
 from . import notebook as _notebook
