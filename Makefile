@@ -1,7 +1,7 @@
 # The same front door as ./kit, for those who reach for make.
 # Each target sets up what the machine lacks first (see ./kit).
 
-.PHONY: all setup lab demo test kernel clean
+.PHONY: all setup lab demo demo-net test kernel clean
 
 all: kernel
 
@@ -11,8 +11,12 @@ setup:
 lab:
 	./kit lab
 
+# make demo: lesson 01's experiment; make demo STAGE=net (or make demo-net): lesson 07's
 demo:
-	./kit demo
+	./kit demo $(STAGE)
+
+demo-net:
+	./kit demo net
 
 test:
 	./kit test

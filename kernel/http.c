@@ -320,6 +320,7 @@ field(const u8 *buf, u32 *i, u32 end, struct fields *f)
 	return 200;
 }
 
+// <<http-parse
 static int
 parse(const u8 *buf, u32 end, struct http_request *r)
 {
@@ -353,6 +354,7 @@ parse(const u8 *buf, u32 end, struct http_request *r)
 	r->keepalive = !f.close && (r->minor == 1 || f.keepalive);  // RFC 9112 9.3
 	return 200;
 }
+// >>http-parse
 
 // Parse the request head at the start of buf: see http.h.  *r is filled
 // in full when the verdict is 200; on an error, r->keepalive is false.

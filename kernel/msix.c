@@ -53,6 +53,7 @@ msix_init(struct msix *m, const struct pcidev *d)
 	return true;
 }
 
+// <<msix-route
 // Send entry's interrupts as vector to the local APIC apicid (fixed,
 // edge, physical destination); msix_check() reads it back.  The entry may
 // be written before the function is enabled (PCI 6.8.2.9).
@@ -70,6 +71,7 @@ msix_route(struct msix *m, u32 entry, u32 vector, u32 apicid)
 	e[ENTRY_CTRL] &= ~ENTRY_MASKED;
 	return true;
 }
+// >>msix-route
 
 // Whether entry goes to vector on apicid, unmasked, with MSI-X enabled
 // and the function not masked, all read back from the device: NULL, or

@@ -125,6 +125,7 @@ us_tsc(u64 us)
 	return us / 1000000 * hz + (us % 1000000 * hz + 999999) / 1000000;
 }
 
+// <<net-wait
 static void
 wait_toro(volatile struct cpustats *st)
 {
@@ -172,3 +173,4 @@ net_wait(u64 seen, u64 deadline_us)
 		wait_kit(st, seen, deadline_us);
 	taken = st->net_rx_packets;
 }
+// >>net-wait

@@ -216,6 +216,7 @@ pci_find(u16 vendor, u16 device)
 	return NULL;
 }
 
+// <<pci-cap
 // The offset of d's next capability with this id after the one at from
 // (0: from the start), or 0 if there is none (PCI 6.7).  The two low bits
 // of each pointer are reserved; a list longer than the space can hold is
@@ -234,6 +235,7 @@ pci_cap(const struct pcidev *d, u8 id, u32 from)
 	}
 	return 0;
 }
+// >>pci-cap
 
 // Let d decode its memory BARs and master the bus, which a virtio device
 // needs to read its rings and to send MSI-X messages.  Its legacy INTx

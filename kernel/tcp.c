@@ -55,9 +55,11 @@
 
 #define NIL (-1)
 
+// <<tcp-states
 enum state { CLOSED, SYN_RCVD, ESTAB, FIN_WAIT_1, FIN_WAIT_2, CLOSING, TIME_WAIT,
 	CLOSE_WAIT, LAST_ACK };
 enum timer { T_NONE, T_RTX, T_IDLE, T_FINWAIT2, T_TIMEWAIT };
+// >>tcp-states
 
 struct seg {
 	u32 seq;
@@ -354,6 +356,7 @@ enqueue(struct tcb *c, struct seg *s)
 		c->unsent = i;
 }
 
+// <<tcp-timer
 // Arm c's one timer for what it waits for now.  A retransmission timer
 // already running keeps its deadline; the idle timeout starts again.
 static void
@@ -384,6 +387,7 @@ settimer(struct tcb *c)
 		c->when = now_us + after;
 	}
 }
+// >>tcp-timer
 
 // A segment to no connection: RST, unless it is one (RFC 9293 3.10.7.1).
 static void

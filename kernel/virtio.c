@@ -196,6 +196,7 @@ virtio_queue(struct virtio *v, struct virtq *q, u16 index, u16 size, void *mem, 
 	return NULL;
 }
 
+// <<virtq
 // Put buffer id (its descriptor's number) in the next available slot,
 // unpublished (2.6.13.1, 2.6.13.2): one descriptor, no chain.
 void
@@ -239,6 +240,7 @@ vq_kick(struct virtq *q)
 	q->kicks++;
 	return true;
 }
+// >>virtq
 
 // Take the next used buffer, if any (2.6.14): its id and the bytes the
 // device wrote.  The entry is read only after idx says it is there.

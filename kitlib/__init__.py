@@ -11,8 +11,9 @@ and ceiling), ``measure``, ``compare_idle`` and ``drive`` (experiments on
 one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
 idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
-the net stage's web server, lesson 07) and ``loadgen`` (HTTP load at a steady
-rate, in bursts or closed-loop, in the background: ``Load``); results are objects with a
+the net stage's web server), ``loadgen`` (HTTP load at a steady rate, in
+bursts or closed-loop, in the background: ``Load``) and ``compare_net``
+(Toro's HTTP experiment per policy, lesson 07); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
 used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
 clicks); ``show`` (the kernel's source, cut by marker).
@@ -49,6 +50,7 @@ from . import httpload, loadgen
 from .idle import Latency, LatencyComparison, compare_lateness
 from .loadgen import Load, LoadResult
 from .paths import build_dir, root
+from .net import HalfOpen, NetExperiment, RateCurve, compare_net, latency_by_rate
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
 from .qmp import QMP, QMPError
@@ -89,6 +91,7 @@ __all__ = [
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
     "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
+    "HalfOpen", "NetExperiment", "compare_net", "RateCurve", "latency_by_rate",
 ]
 
 from . import notebook as _notebook

@@ -183,6 +183,8 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.stage == "net":
+        return _demo_net(args)
     from .build import build
     from .calibrate import calibrate
     from .experiment import compare_idle
@@ -198,6 +200,32 @@ def _demo(args: argparse.Namespace) -> int:
     (out / "demo.json").write_text(json.dumps(run.to_dict(), indent=2) + "\n")
     print(run)
     print(f"\nplot: {out / 'demo.html'}\ntable: {out / 'demo.json'}")
+    return 0
+
+
+# The policies `kit demo net` compares: the kit's API and a spinning idle loop.
+DEMO_NET = ("kit's API", "idle=spin")
+
+
+def _demo_net(args: argparse.Namespace) -> int:
+    """Toro's HTTP experiment, headless: every phase bounded (about a minute
+    at the default 5 s), QEMU as top shows it on stderr, a table on stdout."""
+    from .build import build
+    from .calibrate import calibrate
+    from .net import POLICIES, compare_net
+    from .paths import root
+
+    seconds = args.seconds
+    cal = calibrate(seconds=min(seconds, 3.0), net=True)
+    run = compare_net(build("net"), {p: POLICIES[p] for p in DEMO_NET}, idle=min(seconds, 3.0),
+                      stress_s=seconds, after=seconds, after_half_open=seconds, floor=cal.floor,
+                      ceiling=cal.ceiling, show=False, top=sys.stderr)
+    out = Path(args.out) if args.out else root() / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    run.figure().write_html(out / "demo-net.html", include_plotlyjs=True)
+    (out / "demo-net.json").write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    print(run)
+    print(f"\nplot: {out / 'demo-net.html'}\ntable: {out / 'demo-net.json'}")
     return 0
 
 
@@ -333,9 +361,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--seconds", type=_positive(float), default=3.0)
     c.set_defaults(func=_calibrate)
 
-    m = sub.add_parser("demo", help="lesson 01's experiment, headless: a table and a saved plot")
-    m.add_argument("--seconds", type=_positive(float), default=5.0)
-    m.add_argument("--out", default=None, help="folder for demo.html and demo.json (default: results/)")
+    m = sub.add_parser("demo", help="a lesson's experiment, headless: a table and a saved plot "
+                                    "(lesson 01's; net: lesson 07's HTTP stress)")
+    m.add_argument("stage", nargs="?", default="boot", choices=("boot", "net"),
+                   help="boot: spin against hlt (demo.*); net: Toro's HTTP stress for the kit's API "
+                        "and idle=spin (demo-net.*)")
+    m.add_argument("--seconds", type=_positive(float), default=5.0,
+                   help="seconds a phase (net: of the stress and each idle phase after it)")
+    m.add_argument("--out", default=None, help="folder for the plot (.html) and table (.json) (default: results/)")
     m.set_defaults(func=_demo)
 
     ld = sub.add_parser("load", help="HTTP load on a URL: open-loop at a rate, or closed-loop at a concurrency")

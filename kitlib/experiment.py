@@ -37,6 +37,7 @@ class Phase:
     cpus: int = 1
     ready: bool = True          # wait for "kit: ready" (calibration probes print nothing)
     verdict: str | None = None  # a verdict's name (e.g. "locks"): its OK line must follow the window
+    net: bool = False           # boot with the network card on QEMU's user network (VM's net=)
 
 
 def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle: float = 0.5,
@@ -55,7 +56,8 @@ def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle
         for phase in phases:
             s.say(f"{phase.label}: booting {phase.image.stage} "
                   f"{phase.append or '(default command line)'}, measuring {seconds:g} s")
-            vm = s.boot(phase.image, cpus=phase.cpus, append=phase.append, ready=phase.ready)
+            vm = s.boot(phase.image, cpus=phase.cpus, append=phase.append, ready=phase.ready,
+                        **({"net": True} if phase.net else {}))
             s.phase(phase.label, vm, seconds=seconds)
             s.end()
             if phase.verdict is not None:

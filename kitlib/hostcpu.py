@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .vm import VM
 
 __all__ = ["read_thread_ns", "read_thread_sched", "read_main_thread_ns", "read_process_ns",
-           "Sample", "Sampler"]
+           "read_rss_bytes", "Sample", "Sampler"]
 
 
 _READ_SLACK_S = 0.01       # a reading that takes longer than this was preempted
@@ -57,6 +57,14 @@ def read_main_thread_ns(pid: int) -> int:
     and virtio-net's side of the rings, so network work shows up here, apart
     from the vCPU threads."""
     return read_thread_ns(pid, pid)
+
+
+def read_rss_bytes(pid: int) -> int:
+    """Bytes of process ``pid`` resident in memory (``/proc/<pid>/statm``,
+    field 2, in pages): what ``top`` shows as RES.  Guest RAM that is a
+    shared file counts once the guest has touched it."""
+    with open(f"/proc/{pid}/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _process_clock(pid: int) -> int:
@@ -94,7 +102,11 @@ class Sample:
     it got); ``halted``: guest-view fraction 0..1 per CPU (NaN if
     unknown); ``idle_rate``: idle-loop passes per second per CPU; ``rates``:
     events per second per CPU of every counter in the guest's stats block
-    (``rates["lock_acquires"][2]``), empty when the guest has none.
+    (``rates["lock_acquires"][2]``), empty when the guest has none;
+    ``main``: % of one host core for QEMU's main thread, which under TCG
+    runs every device's host side (the user-mode network among them);
+    ``cpu_s``: QEMU's CPU seconds since it started (``top``'s TIME+);
+    ``rss``: QEMU's resident bytes (``top``'s RES; 0: unknown).
     """
 
     t: float
@@ -105,6 +117,15 @@ class Sample:
     idle_rate: dict[int, float] = field(default_factory=dict)
     rates: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
     wanted: dict[int, float] = field(default_factory=dict)
+    main: float = math.nan
+    cpu_s: float = math.nan
+    rss: int = 0
+
+    @property
+    def others(self) -> float:
+        """% of a host core for QEMU's threads that are neither a vCPU nor
+        the main thread (I/O helpers, RCU): the total less both."""
+        return self.total - sum(self.vcpu.values()) - (0.0 if math.isnan(self.main) else self.main)
 
 
 @dataclass
@@ -114,7 +135,7 @@ class _Target:
     pid: int
     threads: dict[int, int]
     has_stats: bool
-    base: tuple[float, dict[int, tuple[int, int]], int, guest.StatsSnapshot | None] | None = None
+    base: tuple | None = None       # the last reading: time, vCPUs, total, guest, main, RSS
 
 
 class Sampler:
@@ -234,7 +255,7 @@ class Sampler:
             except Exception as exc:            # never let one bad tick kill the sampler
                 self.last_error = exc
 
-    def _read(self, target: _Target) -> tuple[float, dict[int, tuple[int, int]], int, guest.StatsSnapshot | None]:
+    def _read(self, target: _Target) -> tuple:
         # The counters and the clock must be read together: if this thread is
         # preempted between them, the time stamp drifts from the counters and
         # a sample reads many times 100 %.  Reads take tens of microseconds
@@ -243,6 +264,7 @@ class Sampler:
         for _ in range(_READ_TRIES):
             a = time.monotonic()
             vcpu = {i: read_thread_sched(target.pid, tid) for i, tid in target.threads.items()}
+            main = read_main_thread_ns(target.pid)
             total = read_process_ns(target.pid)
             b = time.monotonic()
             if b - a <= _READ_SLACK_S:
@@ -253,7 +275,11 @@ class Sampler:
                 snap = target.vm.stats()
             except KitError:
                 snap = None
-        return ((a + b) / 2, vcpu, total, snap)
+        try:
+            rss = read_rss_bytes(target.pid)
+        except (OSError, ValueError, IndexError):
+            rss = 0
+        return ((a + b) / 2, vcpu, total, snap, main, rss)
 
     def _tick(self) -> None:
         with self._lock:
@@ -287,8 +313,8 @@ class Sampler:
                 self._report(fn, exc)
 
     def _sample(self, target: _Target, base: tuple, reading: tuple) -> Sample:
-        t0, vcpu0, total0, snap0 = base
-        t1, vcpu1, total1, snap1 = reading
+        t0, vcpu0, total0, snap0, main0, _ = base
+        t1, vcpu1, total1, snap1, main1, rss = reading
         dt = t1 - t0
         both = [i for i in vcpu1 if i in vcpu0]
         vcpu = {i: 100.0 * (vcpu1[i][0] - vcpu0[i][0]) / 1e9 / dt for i in both}
@@ -308,6 +334,7 @@ class Sampler:
         return Sample(
             t=t1 - (self.t0 or 0.0), phase=target.phase, vcpu=vcpu, total=total,
             halted=halted, idle_rate=rate, rates=rates, wanted=wanted,
+            main=100.0 * (main1 - main0) / 1e9 / dt, cpu_s=total1 / 1e9, rss=rss,
         )
 
     def _report(self, fn: Callable, exc: BaseException) -> None:

@@ -39,13 +39,17 @@ class LivePlot:
     """Collects samples and draws them; subscribe it to a Sampler."""
 
     def __init__(self, title: str, cpus: int = 1, *, floor: float | None = None,
-                 ceiling: float | None = None, guest: str = "halted", live: bool | None = None) -> None:
+                 ceiling: float | None = None, guest: str = "halted", live: bool | None = None,
+                 main: bool = False) -> None:
         """``guest`` picks the lower panel: "halted" (time halted per CPU) or
         the name of a counter in the guest's stats block, drawn as events per
-        second per CPU (e.g. "lock_acquires")."""
+        second per CPU (e.g. "lock_acquires").  ``main`` adds QEMU's main
+        thread to the upper panel: under TCG it runs the devices' host side,
+        the user-mode network among them."""
         self.title = title
         self.cpus = cpus
         self.guest = guest
+        self.main = main
         self.floor = floor
         self.ceiling = ceiling
         self._lock = threading.Lock()
@@ -66,7 +70,8 @@ class LivePlot:
 
     def _keys(self) -> list[str]:
         """The series in trace order: per CPU host then guest, then the total."""
-        return [k for n in range(self.cpus) for k in (f"vcpu{n}", f"guest{n}")] + ["total"]
+        keys = [k for n in range(self.cpus) for k in (f"vcpu{n}", f"guest{n}")]
+        return keys + (["main"] if self.main else []) + ["total"]
 
     def _guest_value(self, sample: Sample, cpu: int) -> float:
         if self.guest == "halted":
@@ -85,6 +90,8 @@ class LivePlot:
                 self._series[f"vcpu{n}"].append(sample.vcpu.get(n, math.nan))
                 self._series[f"guest{n}"].append(self._guest_value(sample, n))
             self._series["total"].append(sample.total)
+            if self.main:
+                self._series["main"].append(sample.main)
             if self._phases and self._phases[-1][0] == sample.phase:
                 label, first, _ = self._phases[-1]
                 self._phases[-1] = (label, first, sample.t)
@@ -172,6 +179,9 @@ class LivePlot:
             fig.add_scatter(x=[], y=[], name=f"CPU {n} {'halted' if self.guest == 'halted' else self.guest}",
                             uid=f"guest-{self.guest}{n}",
                             line=dict(color=colour, dash="dot"), legendgroup=f"cpu{n}", row=2, col=1)
+        if self.main:
+            fig.add_scatter(x=[], y=[], name="QEMU main thread", uid="host-main",
+                            line=dict(color="#bcbd22", width=1.5), row=1, col=1)
         fig.add_scatter(x=[], y=[], name="QEMU total", uid="host-total",
                         line=dict(color="#444", width=1), row=1, col=1)
         for level, name in ((self.floor, "floor"), (self.ceiling, "ceiling")):

@@ -39,6 +39,7 @@ class PhaseResult:
                                 # events a second per CPU of each guest counter
     wanted: dict[int, float] = field(default_factory=dict)
                                 # % of the time each vCPU thread was runnable (hostcpu.Sample)
+    main: float = math.nan      # % of one host core, QEMU's main thread (devices' host side)
 
     @property
     def vcpu_mean(self) -> float:
@@ -62,7 +63,8 @@ def summarise(label: str, cpus: int, samples: Sequence[Sample], settle: int) -> 
     rates = {name: {n: _mean([s.rates.get(name, {}).get(n, math.nan) for s in kept]) for n in range(cpus)}
              for name in sorted(names)}
     return PhaseResult(label, cpus, len(kept), per_cpu("vcpu"), _mean([s.total for s in kept]),
-                       per_cpu("halted"), per_cpu("idle_rate"), rates, per_cpu("wanted"))
+                       per_cpu("halted"), per_cpu("idle_rate"), rates, per_cpu("wanted"),
+                       _mean([s.main for s in kept]))
 
 
 def _pct(fraction: float) -> float:
@@ -83,6 +85,7 @@ class Experiment(Tabular):
     floor: float | None = None
     ceiling: float | None = None
     guest: str = "halted"       # the figure's lower panel (LivePlot's guest=)
+    main: bool = False          # the figure draws QEMU's main thread (LivePlot's main=)
 
     columns = {"phase": "phase", "cpu": "CPU", "vcpu_pct": "vCPU thread, % of a host core",
                "total_pct": "QEMU total, %", "guest_halted_pct": "guest: time halted, %",
@@ -100,7 +103,7 @@ class Experiment(Tabular):
 
         cpus = max((p.cpus for p in self.phases), default=1)
         plot = LivePlot(self.title, cpus, floor=self.floor, ceiling=self.ceiling, guest=self.guest,
-                        live=False)
+                        live=False, main=self.main)
         plot.extend(self.samples)
         return plot.figure()
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .build import Image
 from .hostcpu import Sampler, read_process_ns
 from .notebook import live_frontend
 from .results import Experiment, PhaseResult, summarise
+from .top import Top
 from .vm import VM
 
 if TYPE_CHECKING:
@@ -60,12 +61,16 @@ class Session:
     ``ceiling`` are drawn on the plot; ``guest`` picks its lower panel (see
     LivePlot).  ``show`` displays a live plot where a front end will draw it;
     ``plot`` subscribes a LivePlot of the caller's instead.  ``progress``
-    lets :meth:`say` print.
+    lets :meth:`say` print.  ``main`` draws QEMU's main thread beside the
+    vCPU threads.  ``top`` prints a line like ``top``'s for QEMU once a
+    second (see top.py): True for the notebook's one updating output or,
+    on a terminal, standard output; or a stream to write the lines to.
     """
 
     def __init__(self, title: str, cpus: int = 1, *, hz: float = 10.0, settle: float = 0.5,
                  floor: float | None = None, ceiling: float | None = None, guest: str = "halted",
-                 show: bool = False, plot: "LivePlot | None" = None, progress: bool = True) -> None:
+                 show: bool = False, plot: "LivePlot | None" = None, progress: bool = True,
+                 main: bool = False, top: "bool | TextIO" = False) -> None:
         self.title = title
         self.cpus = cpus
         self.settle = settle
@@ -73,15 +78,21 @@ class Session:
         self.ceiling = ceiling
         self.guest = guest
         self.progress = progress
+        self.main = main
         self.sampler = Sampler(hz)
         self.plot = plot
         if self.plot is None and show and live_frontend():
             from .plot import LivePlot
 
-            self.plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest, live=True)
+            self.plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest, live=True,
+                                 main=main)
             self.plot.display_live()
         if self.plot is not None:
             self.sampler.subscribe(self.plot)
+        self.top: Top | None = None
+        if top is not False:
+            self.top = Top(out=None if top is True else top)
+            self.sampler.subscribe(self.top)
         self._vms: list[VM] = []
         self._phases: list[_Phase] = []
         self._current: _Phase | None = None
@@ -101,6 +112,8 @@ class Session:
         self.sampler.stop()
         if self.plot is not None:
             self.plot.finish()
+        if self.top is not None:
+            self.top.finish()
 
     def __enter__(self) -> "Session":
         return self.start()
@@ -179,11 +192,18 @@ class Session:
             return math.nan
         return 100.0 * (p.ns1 - p.ns0) / (1e9 * (p.t1 - p.t0))
 
+    def span(self, label: str) -> tuple[float, float]:
+        """When phase ``label`` started and ended, in seconds on the samples' time
+        axis (the end is NaN while it goes on)."""
+        p = self._find(label)
+        t0 = self.sampler.t0 or 0.0
+        return p.t0 - t0, p.t1 - t0
+
     def experiment(self, labels: list[str] | None = None) -> Experiment:
         """The phases (all, or ``labels``) and every sample so far, as an Experiment."""
         chosen = self.labels if labels is None else labels
         return Experiment(self.title, tuple(self.result(label) for label in chosen),
-                          tuple(self.sampler.samples), self.floor, self.ceiling, self.guest)
+                          tuple(self.sampler.samples), self.floor, self.ceiling, self.guest, self.main)
 
     def _find(self, label: str) -> _Phase:
         for p in reversed(self._phases):

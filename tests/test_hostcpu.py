@@ -235,3 +235,25 @@ def test_spinning_vcpus_want_a_whole_core_even_when_they_cannot_have_it():
     for n in range(cpus):
         assert statistics.mean(x.wanted[n] for x in spin) > 80, [x.wanted for x in spin]
         assert statistics.mean(x.wanted[n] for x in hlt) < 10, [x.wanted for x in hlt]
+
+
+def test_top_makes_one_line_a_second_with_tops_columns():
+    """kitlib.top: %CPU averaged over each second, TIME+ as top prints it, a new phase starts anew."""
+    import io
+
+    from kitlib.hostcpu import Sample
+    from kitlib.top import Top, time_plus
+
+    assert time_plus(53.28) == "0:53.28" and time_plus(125.5) == "2:05.50"
+    out = io.StringIO()
+    top = Top(out=out)
+    for i in range(1, 26):
+        phase = "idle" if i <= 20 else "stress"
+        top(Sample(t=i / 10, phase=phase, vcpu={0: 1.0}, total=10.0 * (i > 10), main=1.0,
+                   cpu_s=i / 100, rss=50 * 2**20))
+    assert [round(x.cpu_pct) for x in top.lines] == [0, 10]     # two whole seconds of idle
+    assert top.lines[1].rss == 50 * 2**20 and top.lines[1].phase == "idle"
+    text = out.getvalue().splitlines()
+    assert "%CPU" in text[0] and "TIME+" in text[0] and len(text) == 3
+    assert "0:00.20" in text[2]
+    assert len(top.table()) == 2 and "%MEM" in str(top)

@@ -1,0 +1,158 @@
+"""Lesson 07's experiment (kitlib/net.py) and `kit demo net`: the pieces
+against local servers, then short runs against the guest's web server.
+
+Judged by what load does not change: whether the VM came back at all, what
+its vCPU threads asked for, the guest's own counts; never a host timing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import kitlib
+from kitlib.cli import main
+from kitlib.hostcpu import Sample
+from kitlib.net import POLICIES, HalfOpen, _rank, back_to_floor, closed_loop, compare_net, paced
+
+from conftest import requires_qemu
+
+
+def samples(values: list[float], hz: float = 10.0, start: float = 0.0) -> list[Sample]:
+    return [Sample(t=start + (i + 1) / hz, phase="p", vcpu={}, total=v) for i, v in enumerate(values)]
+
+
+def test_back_to_floor_is_the_start_of_the_first_whole_second_at_the_floor():
+    trace = samples([50.0] * 5 + [0.1] * 12)
+    assert back_to_floor(trace, 0.0, 1.0) == pytest.approx(0.5)
+    assert back_to_floor(samples([50.0] * 20), 0.0, 1.0) is None             # never
+    assert back_to_floor(samples([50.0] * 5 + [0.1] * 6), 0.0, 1.0) is None  # a second does not fit
+    assert back_to_floor(samples([0.1, 9.0] + [0.1] * 12), 0.0, 1.0) == pytest.approx(0.2)  # a blip
+    assert back_to_floor([], 0.0, 1.0) is None
+
+
+def test_nearest_rank():
+    assert _rank([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
+    assert _rank(list(map(float, range(1, 101))), 99) == 99.0
+    assert math.isnan(_rank([], 50))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b"hello"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def local_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_paced_sends_every_request_and_times_it_from_its_due_time(local_server):
+    lat = paced(local_server, 100, 0.3)
+    assert len(lat) == 30 and all(math.isfinite(x) and x > 0 for x in lat), lat
+
+
+def test_closed_loop_counts_answers(local_server):
+    r = closed_loop(local_server, 0.3, connections=2)
+    assert r.requests > 0 and r.errors == 0, r
+
+
+def test_half_open_connections_stay_open_and_close_by_reset():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held = HalfOpen(f"http://127.0.0.1:{port}/", partial=1, silent=1, vanished=1).open()
+    accepted = [listener.accept()[0] for _ in range(3)]
+
+    def said(c: socket.socket) -> bytes:
+        c.settimeout(1)
+        try:
+            return c.recv(100)
+        except TimeoutError:
+            return b"(nothing)"
+
+    heard = sorted(said(c) for c in accepted)
+    assert held.opened == 3 and held.failed == 0
+    assert heard[0] == b"(nothing)" and all(h.startswith(b"GET / HTTP/1.1") for h in heard[1:]), heard
+    assert heard[1].endswith(b"\r\n\r\n") != heard[2].endswith(b"\r\n\r\n"), heard   # half, whole
+    held.close()
+    for c in accepted:
+        c.settimeout(5)                  # an RST, not a FIN: the receiver sees a reset
+        with pytest.raises(ConnectionResetError):
+            while c.recv(100):
+                pass
+        c.close()
+    listener.close()
+
+
+def test_half_open_counts_a_refused_connection():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()                                   # nothing listens there now
+    held = HalfOpen(f"http://127.0.0.1:{port}/", partial=1, silent=0, vanished=0, timeout=2).open()
+    assert held.opened == 0 and held.failed == 1
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    image = kitlib.build("net")
+    cal = kitlib.calibrate(net=True, seconds=2)
+    run = compare_net(image, {p: POLICIES[p] for p in ("kit's API", "idle=spin")}, idle=1, stress_s=2,
+                      after=2.5, half_open_s=0.5, after_half_open=2.5, floor=cal.floor,
+                      ceiling=cal.ceiling, show=False, progress=False)
+    return cal, run
+
+
+@requires_qemu
+def test_the_kits_api_comes_back_to_the_floor_and_spin_never_does(short_run):
+    cal, run = short_run
+    k, spin = run["kit's API"], run["idle=spin"]
+    assert k["stress"].rps > 50 and spin["stress"].rps > 50, run.phases_table()
+    assert k.load is not None and k.load.requests > 0 and k.load.errors == 0, k.load
+    assert k.back_after_stress_s is not None, run.phases_table()
+    assert k.back_after_half_open_s is not None, run.phases_table()
+    assert k["half-open"].conns_at_end >= 3 and k.half_open["opened"] == 5, k.half_open
+    runnable = run.experiment["idle=spin: after stress"].wanted
+    assert min(runnable.values()) > 80, runnable
+    assert spin.back_after_stress_s is None, run.phases_table()
+    assert not math.isnan(k["stress"].main) and k["stress"].main > 0, k["stress"]
+
+
+@requires_qemu
+def test_the_result_is_a_table_json_and_a_figure_with_the_main_thread(short_run):
+    _, run = short_run
+    assert "kit's API" in str(run) and "idle=spin" in str(run.phases_table())
+    data = json.loads(json.dumps(run.to_dict()))
+    assert [r["policy"] for r in data["runs"]] == ["kit's API", "idle=spin"]
+    names = [t.name for t in run.figure().data]
+    assert "QEMU main thread" in names and "QEMU total" in names, names
+
+
+@requires_qemu
+def test_demo_net_leaves_its_three_things(tmp_path, capsys):
+    assert main(["demo", "net", "--seconds", "1.5", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "demo-net.json").read_text())
+    assert [r["policy"] for r in data["runs"]] == ["kit's API", "idle=spin"]
+    assert (tmp_path / "demo-net.html").stat().st_size > 100_000      # plotly.js inlined
+    out = capsys.readouterr()
+    assert "back at floor after stress" in out.out and "%CPU" in out.err
