@@ -30,10 +30,8 @@ phase its seconds.
 
 from __future__ import annotations
 
-import http.client
 import math
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["POLICIES", "PHASES", "HalfOpen", "PhaseFigures", "PolicyRun", "NetExperiment",
-           "compare_net", "back_to_floor", "stress", "paced", "RatePoint", "RateCurve", "latency_by_rate"]
+           "compare_net", "back_to_floor", "stress", "RatePoint", "RateCurve", "latency_by_rate"]
 
 # The setups the lesson compares.  Labels name the idea; values are command lines.
 POLICIES = {"kit's API": "poll=wait idle=hlt", "idle=spin": "poll=wait idle=spin",
@@ -79,51 +77,16 @@ class LoadFigures:
 
 def stress(url: str, seconds: float, connections: int = 4) -> LoadFigures:
     """HTTP load on ``url`` for ``seconds`` over ``connections`` kept-alive
-    connections: wrk if it is installed, else :func:`closed_loop`."""
-    from . import httpload
+    connections: wrk if it is installed, else loadgen's closed loop."""
+    from . import httpload, loadgen
 
     try:
         r = httpload.wrk(url, connections=connections, threads=1, seconds=seconds, timeout_s=2)
     except ToolNotFound:
-        return closed_loop(url, seconds, connections)
+        c = loadgen.closed_loop(url, connections, seconds, timeout=2.0)
+        return LoadFigures("closed loop (kitlib.loadgen)", connections, c.ok, c.duration_s,
+                           c.ok / c.duration_s if c.duration_s > 0 else math.nan, c.errors)
     return LoadFigures("wrk", connections, r.requests, r.duration_s, r.rps, r.errors)
-
-
-def closed_loop(url: str, seconds: float, connections: int = 4, timeout: float = 2.0) -> LoadFigures:
-    """A small closed-loop client: ``connections`` threads, each with one kept-alive
-    connection, send a request when the last answer came, until ``seconds`` pass
-    (a connection that fails is counted and opened again)."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    end = time.monotonic() + seconds
-    counts = [[0, 0] for _ in range(connections)]          # answered, errors
-
-    def run(mine: list[int]) -> None:
-        conn = None
-        while time.monotonic() < end:
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-                conn.request("GET", "/")
-                conn.getresponse().read()
-                mine[0] += 1
-            except (OSError, http.client.HTTPException):
-                mine[1] += 1
-                if conn is not None:
-                    conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in counts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 2 * timeout + 5)
-    took = time.monotonic() - t0
-    done = sum(c[0] for c in counts)
-    return LoadFigures("closed loop (Python)", connections, done, took, done / took, sum(c[1] for c in counts))
 
 
 # -- connections that stay open -------------------------------------------------------------
@@ -429,46 +392,6 @@ def _one_policy(s: Session, image: Image, policy: str, append: str, *, idle: flo
 
 # -- the open question: reaction and host CPU against the request rate ------------------------
 
-def paced(url: str, rate: float, seconds: float, timeout: float = 2.0) -> list[float]:
-    """One kept-alive connection, a GET / every 1/``rate`` s for ``seconds``:
-    each latency (µs) is measured from the request's intended send time, so a
-    late answer that delays the next request counts against that one too
-    (no coordinated omission).  Stops at ``seconds + timeout`` whatever the
-    server does; a failed request counts as ``math.inf``."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    out: list[float] = []
-    n = max(1, round(rate * seconds))
-    t0 = time.monotonic() + 0.05
-    end = t0 + seconds + timeout
-    try:
-        for i in range(n):
-            due = t0 + i / rate
-            now = time.monotonic()
-            if now > end:
-                break
-            if due > now:
-                time.sleep(due - now)
-            try:
-                conn.request("GET", "/")
-                conn.getresponse().read()
-                out.append((time.monotonic() - due) * 1e6)
-            except (OSError, http.client.HTTPException):
-                out.append(math.inf)
-                conn.close()
-    finally:
-        conn.close()
-    return out
-
-
-def _rank(values: list[float], p: float) -> float:
-    """Nearest-rank percentile ``p`` (0-100) of ``values``; NaN if empty."""
-    if not values:
-        return math.nan
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
 @dataclass(frozen=True)
 class RatePoint:
     """One policy at one request rate: latency (µs, nearest rank) and QEMU's CPU."""
@@ -532,8 +455,11 @@ class RateCurve(Tabular):
 
 def latency_by_rate(image: Image, policies: Mapping[str, str], rates: Sequence[float] = (100, 500), *,
                     cpus: int = 2, seconds: float = 2.0, progress: bool = True) -> RateCurve:
-    """For each policy (one VM) and rate: :func:`paced` requests for ``seconds``,
-    their latency percentiles, and QEMU's CPU over them (process CPU clock)."""
+    """For each policy (one VM) and rate: requests due every 1/rate s over one
+    kept-alive connection for ``seconds`` (loadgen's open loop: latency from
+    each request's due time), their percentiles, and QEMU's CPU over them
+    (process CPU clock)."""
+    from . import loadgen
     from .hostcpu import read_process_ns
 
     points = []
@@ -541,14 +467,13 @@ def latency_by_rate(image: Image, policies: Mapping[str, str], rates: Sequence[f
         with VM(image, cpus=cpus, append=append, net=True, boot_timeout=120) as vm:
             vm.wait_ready()
             assert vm.url is not None and vm.pid is not None
-            paced(vm.url, 50, 0.2)                          # the first connection's delays, out of the way
+            loadgen.open_loop(vm.url, 50, 0.2, connections=1, timeout=2.0)   # slirp's first-connection delay
             for rate in rates:
                 if progress:
                     print(f"{policy}: a request every {1e3 / rate:g} ms for {seconds:g} s", flush=True)
                 t0, ns0 = time.monotonic(), read_process_ns(vm.pid)
-                lat = paced(vm.url, rate, seconds)
+                r = loadgen.open_loop(vm.url, rate, seconds, connections=1, timeout=2.0)
                 t1, ns1 = time.monotonic(), read_process_ns(vm.pid)
-                ok = [x for x in lat if math.isfinite(x)]
-                points.append(RatePoint(policy, rate, len(ok), len(lat) - len(ok), _rank(ok, 50), _rank(ok, 99),
+                points.append(RatePoint(policy, rate, r.ok, r.planned - r.ok, r.p50_us, r.p99_us,
                                         100.0 * (ns1 - ns0) / 1e9 / (t1 - t0)))
     return RateCurve(f"latency and host CPU against the request rate, {cpus} vCPUs", tuple(points))

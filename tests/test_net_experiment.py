@@ -18,7 +18,7 @@ import pytest
 import kitlib
 from kitlib.cli import main
 from kitlib.hostcpu import Sample
-from kitlib.net import POLICIES, HalfOpen, _rank, back_to_floor, closed_loop, compare_net, paced
+from kitlib.net import POLICIES, HalfOpen, back_to_floor, compare_net, stress
 
 from conftest import requires_qemu
 
@@ -34,12 +34,6 @@ def test_back_to_floor_is_the_start_of_the_first_whole_second_at_the_floor():
     assert back_to_floor(samples([50.0] * 5 + [0.1] * 6), 0.0, 1.0) is None  # a second does not fit
     assert back_to_floor(samples([0.1, 9.0] + [0.1] * 12), 0.0, 1.0) == pytest.approx(0.2)  # a blip
     assert back_to_floor([], 0.0, 1.0) is None
-
-
-def test_nearest_rank():
-    assert _rank([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
-    assert _rank(list(map(float, range(1, 101))), 99) == 99.0
-    assert math.isnan(_rank([], 50))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,14 +61,15 @@ def local_server():
     server.server_close()
 
 
-def test_paced_sends_every_request_and_times_it_from_its_due_time(local_server):
-    lat = paced(local_server, 100, 0.3)
-    assert len(lat) == 30 and all(math.isfinite(x) and x > 0 for x in lat), lat
+def test_the_stress_takes_loadgen_where_wrk_is_missing(local_server, monkeypatch):
+    from kitlib import httpload
 
+    def no_wrk(*args: object, **kwargs: object) -> None:
+        raise kitlib.ToolNotFound("wrk", "wrk")
 
-def test_closed_loop_counts_answers(local_server):
-    r = closed_loop(local_server, 0.3, connections=2)
-    assert r.requests > 0 and r.errors == 0, r
+    monkeypatch.setattr(httpload, "wrk", no_wrk)
+    r = stress(local_server, 0.3, connections=2)
+    assert r.tool.startswith("closed loop") and r.requests > 0 and r.errors == 0 and r.rps > 0, r
 
 
 def test_half_open_connections_stay_open_and_close_by_reset():
