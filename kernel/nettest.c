@@ -396,6 +396,13 @@ tcptest(u8 *f, u8 *tap)
 	    t.flags != (TCP_RST | TCP_ACK) || t.ack != 5001)
 		return fail("a SYN to a closed port got no RST");
 
+	// A SYN whose checksum is wrong: dropped and counted, not answered.
+	u64 bad = tcp_stats->net_tcp_bad;
+	u32 n = segment(f, 80, TCP_SYN, 9000, 0, 0, NULL);
+	f[ETH_HLEN + IPV4_HLEN + 16] ^= 0x5a;   // the TCP header's checksum field
+	if (feed(f, n, now, tap, &t) || tcp_stats->net_tcp_bad != bad + 1 || tcp_deadline() != 0)
+		return fail("a segment with a wrong checksum was answered or not counted");
+
 	// A SYN-ACK never acknowledged: sent 6 more times, then RST, and freed.
 	feed(f, segment(f, 80, TCP_SYN, 7000, 0, 0, NULL), now, tap, &t);
 	int sent = 0;
@@ -413,7 +420,8 @@ tcptest(u8 *f, u8 *tap)
 
 // TCP and the server, fed frames by hand, its frames caught before the
 // card: handshake, a request answered, a duplicate, a retransmission,
-// RST both ways, and every buffer back in the pool.
+// RST both ways, a wrong checksum dropped and counted, and every buffer
+// back in the pool.
 const char *
 test_tcp(void)
 {
