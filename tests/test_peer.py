@@ -286,3 +286,24 @@ def test_a_peer_vm_has_no_console_commands(peer):
     vm = PeerVM(peer)
     with pytest.raises(KitError, match="no commands"):
         vm.command("idle hlt")
+
+
+# -- kit peer
+
+def test_kit_peer_build_says_what_it_made(peer, capsys):
+    from kitlib.cli import main
+
+    assert main(["peer", "build"]) == 0
+    out = capsys.readouterr().out
+    assert "initramfs.cpio.gz" in out and peer.version in out and "up to date" in out
+
+
+@requires_qemu
+def test_kit_peer_run_prints_the_url_once_ready_and_sums_up_host_cpu(peer, capsys):
+    from kitlib.cli import main, url_in
+
+    assert main(["peer", "run", "--cpus", "2", "--seconds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.index(READY) < out.index("kit: http://127.0.0.1:")
+    assert url_in(out) is not None
+    assert "vCPU 0: thread" in out and "vCPU 1: thread" in out
