@@ -153,6 +153,46 @@ def _type_into(vm) -> None:
         return                              # stdin closed, or the VM stopped meanwhile
 
 
+def _peer(args: argparse.Namespace) -> int:
+    """``kit peer build``: the Linux peer from Debian's packages; ``kit peer run``:
+    boot it with the network card, print its URL, sum up host CPU at the end."""
+    from .peer import build_peer
+
+    t0 = time.monotonic()
+    image = build_peer(refresh=args.refresh)
+    state = "rebuilt" if image.rebuilt else "up to date"
+    print(f"{image.initrd} and {image.kernel} (Linux {image.version}, {state}"
+          f"{', packages downloaded' if image.downloaded else ''}, {time.monotonic() - t0:.1f} s)")
+    if args.action == "build":
+        return 0
+    from .session import Session
+
+    failure: KitError | None = None
+    with Session("peer", args.cpus, hz=args.hz, progress=False) as session:
+        try:
+            vm = session.boot(image, echo=True, ready=False, accel=args.accel, boot_timeout=args.timeout)
+            vm.wait_ready()
+            vm.say(url_line(vm.url))
+            session.phase("peer", vm)
+            deadline = math.inf if args.seconds is None else time.monotonic() + args.seconds
+            while vm.running and vm.panic is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if vm.panic is not None or not vm.running:
+                failure = vm.outcome_error("the end of the run")
+        except KitError as e:
+            failure = e
+        except KeyboardInterrupt:
+            print("\nstopped", file=sys.stderr)
+        session.end()
+        summary = session.result("peer", settle=5) if session.labels else None
+    if summary is not None:
+        _print_summary(summary, args.cpus, cut_short=failure is not None)
+    if failure is not None:
+        _report(failure, echoed=True)
+        return 1
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from .calibrate import calibrate
 
@@ -335,7 +375,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kit", description="idlekit: build, boot and measure the teaching unikernel.")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
-    d = sub.add_parser("doctor", help="check QEMU, gcc, make, /dev/shm, the HTTP clients, clang and KVM, with install hints")
+    d = sub.add_parser("doctor", help="check QEMU, gcc, make, /dev/shm, the HTTP clients, clang, the static C library, the Linux peer and KVM, with install hints")
     d.set_defaults(func=_doctor)
 
     b = sub.add_parser("build", help="build a kernel stage")
@@ -356,6 +396,19 @@ def parser() -> argparse.ArgumentParser:
                    help="boot a stage from net on without its network card (it has one by default, "
                         "its web server forwarded from a free port of 127.0.0.1)")
     r.set_defaults(func=_run)
+
+    q = sub.add_parser("peer", help="the Linux peer (Debian's cloud kernel, busybox, an epoll web server): "
+                                    "build it, or boot it on the same network as the kit's kernel")
+    q.add_argument("action", choices=("build", "run"),
+                   help="build: download Debian's packages (once) and make build/peer/; run: also boot it")
+    q.add_argument("--refresh", action="store_true", help="download the packages again")
+    q.add_argument("--cpus", type=_positive(int), default=1)
+    q.add_argument("--seconds", type=_not_negative, default=None, help="stop after this long (default: Ctrl-C)")
+    q.add_argument("--timeout", type=_positive(float), default=120.0,
+                   help="seconds to wait for 'peer: ready' (default: 120)")
+    q.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
+    q.add_argument("--hz", type=_positive(float), default=10.0, help="host CPU samples a second")
+    q.set_defaults(func=_peer)
 
     c = sub.add_parser("calibrate", help="measure this host's floor (cli; hlt) and ceiling (spin)")
     c.add_argument("--seconds", type=_positive(float), default=3.0)

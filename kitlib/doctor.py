@@ -96,6 +96,8 @@ def checks() -> list[Check]:
     out.append(_shm())
     out += [_tool(*tool) for tool in NET_TOOLS]
     out.append(_fuzzer_runtime())
+    out.append(_static_libc())
+    out.append(_peer())
 
     if kvm_usable():
         out.append(Check("kvm", True, "/dev/kvm is usable (opt in with KIT_ACCEL=kvm; TCG is the default)",
@@ -144,6 +146,47 @@ def _fuzzer_runtime() -> Check:
     return Check("libFuzzer", False, f"clang {major} has no {FUZZER_LIB}",
                  f"install it: sudo apt-get install libclang-rt-{major}-dev   "
                  f"(Ubuntu 22.04: libclang-common-{major}-dev; or: ./kit setup)")
+
+
+def _static_libc() -> Check:
+    """glibc's static library, which the Linux peer's server is linked with
+    (``gcc -static``).  Like clang, gcc names the file, or echoes the bare
+    name back when it has none; Debian's gcc only recommends libc6-dev."""
+    hint = "install it: sudo apt-get install libc6-dev   (or: ./kit setup)"
+    if shutil.which("gcc") is None:
+        return Check("libc.a", False, "needs gcc first", "install gcc, then run this again   (or: ./kit setup)")
+    try:
+        path = subprocess.run(["gcc", "-print-file-name=libc.a"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        path = f"({e})"
+    if os.path.isabs(path) and os.path.isfile(path):
+        return Check("libc.a", True, f"{path} (the Linux peer's server links statically)")
+    return Check("libc.a", False, "gcc finds no static C library (the Linux peer's server needs it)", hint)
+
+
+def _peer() -> Check:
+    """The Linux peer (kit peer build): built already, or can its packages be had?
+    Optional: where they cannot, lesson 07 skips the peer."""
+    from .peer import APT_HINT, BUSYBOX_PACKAGE, KERNEL_PACKAGE, built_version
+
+    version = built_version()
+    if version is not None:
+        return Check("linux peer", True, f"built: Linux {version} (build/peer/)", optional=True)
+    missing = [c for c in ("apt-get", "apt-cache", "dpkg-deb") if shutil.which(c) is None]
+    if missing:
+        return Check("linux peer", False, f"{', '.join(missing)} not found: Debian's packages cannot be "
+                     "fetched here, so lesson 07 skips the Linux peer", APT_HINT, optional=True)
+    try:
+        known = subprocess.run(["apt-cache", "show", KERNEL_PACKAGE, BUSYBOX_PACKAGE], capture_output=True,
+                               text=True, timeout=30, stdin=subprocess.DEVNULL).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        known = False
+    if not known:
+        return Check("linux peer", False, f"apt knows no {KERNEL_PACKAGE} or {BUSYBOX_PACKAGE}",
+                     APT_HINT, optional=True)
+    return Check("linux peer", True, f"not built; `kit peer build` downloads {KERNEL_PACKAGE} and "
+                 f"{BUSYBOX_PACKAGE} (about 28 MB) once", optional=True)
 
 
 # Python packages: the module imported, the distribution pip installs, what needs it.

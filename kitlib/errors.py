@@ -25,6 +25,7 @@ __all__ = [
     "CalibrationError",
     "ToolNotFound",
     "HttpLoadError",
+    "PeerUnavailable",
 ]
 
 QEMU_INSTALL_HINT = "sudo apt-get install qemu-system-x86   (or: make setup)"
@@ -135,6 +136,18 @@ class HttpLoadError(KitError):
 
     def _detail(self) -> str:
         return self.output.strip() or "(it printed nothing)"
+
+
+class PeerUnavailable(KitError):
+    """The Linux peer cannot be built here: Debian's packages could not be had
+    (no apt-get, no network, an index without them) or static linking is impossible."""
+
+    title = "Linux peer unavailable"
+
+    def __init__(self, why: str, hint: str):
+        self.why = why
+        self.hint = hint
+        super().__init__(f"the Linux peer cannot be built: {why}. {hint}")
 
 
 class QemuNotFound(KitError):

@@ -168,8 +168,11 @@ class Console:
     ``limit`` characters) never moves anyone's search position.
     """
 
-    def __init__(self, echo: bool, limit: int = 4 << 20):
+    def __init__(self, echo: bool, limit: int = 4 << 20, *, ready: str = READY,
+                 panics: tuple[str, ...] = (PANIC,)):
         self.cond = threading.Condition()
+        self.ready = ready          # the line that says the guest is ready
+        self.panics = panics        # a line holding one of these: a panic, the reason after it
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending_cr = False
         self.text = ""
@@ -236,11 +239,14 @@ class Console:
             self.line_start = self.base + nl + 1
 
     def _line(self, line: str, now: float, end: int) -> str:
-        if self.ready_time is None and line.strip().startswith(READY):
+        if self.ready_time is None and line.strip().startswith(self.ready):
             self.ready_time, self.ready_end = now, end
-        at = line.find(PANIC)
-        if self.panic is None and at >= 0:
-            self.panic = line[at + len(PANIC):].strip()
+        if self.panic is None:
+            for mark in self.panics:
+                at = line.find(mark)
+                if at >= 0:
+                    self.panic = line[at + len(mark):].strip()
+                    break
         return line
 
     def close(self, now: float) -> None:
@@ -262,7 +268,7 @@ class QemuProcess:
     finalizer can own it and stop QEMU when the VM is garbage-collected.
     """
 
-    def __init__(self, name: str, echo: bool):
+    def __init__(self, name: str, echo: bool, *, ready: str = READY, panics: tuple[str, ...] = (PANIC,)):
         self.name = name
         tmp = tempfile.gettempdir()
         if len(tmp) > 60:               # unix socket paths are limited to 107 bytes
@@ -272,7 +278,7 @@ class QemuProcess:
         self.shm_path = shm / name
         self.qmp_path = self.tmpdir / "qmp.sock"
         self.log_path = self.tmpdir / "qemu.log"
-        self.console = Console(echo)
+        self.console = Console(echo, ready=ready, panics=panics)
         self.child: pexpect.spawn | None = None
         self.spawn_time: float | None = None
         self.plock = threading.Lock()           # guards waitpid and kill on the child

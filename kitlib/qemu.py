@@ -128,8 +128,11 @@ def command_line(
     machine: str = "pc",
     qemu: str | None = None,
     extra: list[str] | tuple[str, ...] = (),
+    initrd: str | os.PathLike | None = None,
 ) -> list[str]:
     """The argv that boots ``kernel`` (see the module's docstring), then ``extra``.
+
+    ``initrd`` is a Linux kernel's initial RAM file system (``-initrd``).
 
     ``accel`` must already be resolved ("tcg" or "kvm"); under KVM the CPU
     model is ``qemu64`` because ``-cpu host`` aborts on nested hosts.
@@ -144,6 +147,8 @@ def command_line(
         "-m", mem,
         "-kernel", str(Path(kernel)),
     ]
+    if initrd is not None:
+        argv += ["-initrd", str(Path(initrd))]
     if append:
         argv += ["-append", append]
     argv += [

@@ -36,6 +36,7 @@ from .top import Top
 from .vm import VM
 
 if TYPE_CHECKING:
+    from .peer import PeerImage
     from .plot import LivePlot
 
 __all__ = ["Session"]
@@ -127,13 +128,20 @@ class Session:
             print(text, flush=True)
 
     # -- VMs
-    def boot(self, image: Image, *, cpus: int | None = None, append: str = "", ready: bool = True,
+    def boot(self, image: "Image | PeerImage", *, cpus: int | None = None, append: str = "", ready: bool = True,
              **vm_options: Any) -> VM:
         """Start a VM (stopped when the session closes) and, with ``ready``, wait for ``kit: ready``.
 
-        ``vm_options`` go to VM (``devices=``, ``args=``, ``boot_timeout=``...)."""
+        ``vm_options`` go to VM (``devices=``, ``args=``, ``boot_timeout=``...).
+        A PeerImage (the Linux peer, kitlib.peer) boots as a PeerVM, ready
+        at ``peer: ready``."""
         self._vms = [vm for vm in self._vms if vm.running]      # forget the stopped ones
-        vm = VM(image, cpus=self.cpus if cpus is None else cpus, append=append, **vm_options)
+        kind = VM
+        if not isinstance(image, Image):
+            from .peer import PeerImage, PeerVM
+            if isinstance(image, PeerImage):
+                kind = PeerVM
+        vm = kind(image, cpus=self.cpus if cpus is None else cpus, append=append, **vm_options)
         self._vms.append(vm)
         vm.start()
         if ready:

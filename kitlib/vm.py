@@ -35,7 +35,7 @@ from .errors import (
 )
 from .guest import StatsBlock, StatsSnapshot
 from .process import PREFIX, QemuProcess, clean_stale, shm_dir, shm_free_mb
-from .protocol import ANSWER_ENDS, CONSOLE_LINE_MAX, READY, answer, tagged, tagged_answer_pattern
+from .protocol import ANSWER_ENDS, CONSOLE_LINE_MAX, PANIC, READY, answer, tagged, tagged_answer_pattern
 from .qmp import QMP
 from . import limits
 
@@ -43,7 +43,6 @@ __all__ = ["VM", "clean_stale", "running", "stop_all"]
 
 T = TypeVar("T")
 
-WAITED_FOR_READY = f"'{READY}' on the serial console"
 PANIC_GRACE = 2.0           # seconds QEMU gets to exit after a panic line
 _counter = itertools.count(1)
 
@@ -96,7 +95,14 @@ class VM:
     ``wait_ready`` and ``wait_exit`` stop the VM when they fail; ``expect``
     leaves it running on a timeout so you can look further.  ``wait_exit``
     also stops (cleans up) the VM when it succeeds.
+
+    A sibling that boots another kind of guest (``kitlib.peer.PeerVM``, a
+    Linux kernel and initramfs) sets ``ready_line`` and ``panic_marks`` to
+    its guest's lines and overrides ``_argv``; everything else is shared.
     """
+
+    ready_line = READY              # the console line wait_ready() waits for
+    panic_marks: tuple[str, ...] = (PANIC,)     # a console line with one: GuestPanic, the reason after it
 
     def __init__(
         self,
@@ -114,7 +120,7 @@ class VM:
         args: Sequence[str] = (),
         net: bool = False,
     ):
-        self.image = image if isinstance(image, Image) else Image.from_path(image)
+        self.image = self._image(image)
         self.cpus = limits.check_cpus(cpus)
         self.memory_mb = limits.check_memory(memory_mb)
         self.append = limits.check_append(append)
@@ -190,14 +196,23 @@ class VM:
                 _live.discard(self)
             raise
 
-    def _spawn(self) -> "VM":
-        proc = QemuProcess(self.name, self.echo)
-        argv = _qemu.command_line(
+    @staticmethod
+    def _image(image: Image | str | os.PathLike) -> Image:
+        """The image this VM boots, from what the caller gave."""
+        return image if isinstance(image, Image) else Image.from_path(image)
+
+    def _argv(self, proc: QemuProcess) -> list[str]:
+        """QEMU's command line for this VM, its files those of ``proc``."""
+        return _qemu.command_line(
             self.image.path, name=self.name, shm_path=proc.shm_path, qmp_path=proc.qmp_path,
             cpus=self.cpus, memory_mb=self.memory_mb, append=self.append, accel=self.accel,
             machine=self.machine, qemu=self.qemu,
             extra=[*self.args, *_qemu.device_args(self.devices)],
         )
+
+    def _spawn(self) -> "VM":
+        proc = QemuProcess(self.name, self.echo, ready=self.ready_line, panics=self.panic_marks)
+        argv = self._argv(proc)
         self.argv = argv
         try:
             proc.spawn(argv)
@@ -348,7 +363,7 @@ class VM:
 
     # -- waits
     def wait_ready(self, timeout: float | None = None) -> float:
-        """Wait for ``kit: ready``; return seconds from spawn to it.
+        """Wait for ``kit: ready`` (``ready_line``); return seconds from spawn to it.
 
         On failure the VM is stopped and a named error raised; on a timeout,
         GuestTimeout names 'kit: ready'.
@@ -363,7 +378,7 @@ class VM:
             self._cursor = max(self._cursor, console.ready_end or 0)
             return console.ready_time - (proc.spawn_time or console.ready_time)
 
-        return self._wait(ready, timeout, WAITED_FOR_READY, stop_on_timeout=True)
+        return self._wait(ready, timeout, f"'{self.ready_line}' on the serial console", stop_on_timeout=True)
 
     def expect(
         self,
