@@ -40,6 +40,7 @@ from .calibrate import calibrate
 from .errors import KitError, PeerUnavailable
 from .hostcpu import read_main_thread_ns, read_process_ns, read_thread_ns
 from .httpload import WrkResult, wrk
+from .loadresult import BEHIND_US
 from .table import Tabular
 from .vm import VM
 
@@ -261,6 +262,10 @@ def measure_net(*, policies: Sequence[str], rates: Sequence[int], rate_seconds: 
     if floor_rows:
         from .net import MARGIN
         data["floor"]["back_at_floor_pct"] = round(cal.floor_total + MARGIN, 3)
+    behind = [f"{_label(data, p['setup'])} at {p['rate']}/s" for p in data["open_loop"] if p["generator_behind"]]
+    if behind:
+        notes.append(f"the load generator itself sent late (its send lag p99 above {BEHIND_US / 1e3:g} ms) for "
+                     + ", ".join(behind) + ": those latencies include its lag, as when the host's cores are busy")
     data["comparisons"] = comparisons(data)
     return data
 
