@@ -12,8 +12,9 @@ one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
 idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
 the net stage's web server), ``loadgen`` (HTTP load at a steady rate, in
-bursts or closed-loop, in the background: ``Load``) and ``compare_net``
-(Toro's HTTP experiment per policy, lesson 07); results are objects with a
+bursts or closed-loop, in the background: ``Load``), ``compare_net``
+(Toro's HTTP experiment per policy, lesson 07) and ``build_peer``/``PeerVM``
+(the Linux guest it is compared with); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
 used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
 clicks); ``show`` (the kernel's source, cut by marker).
@@ -38,6 +39,7 @@ from .errors import (
     HttpLoadError,
     KitError,
     KvmUnavailable,
+    PeerUnavailable,
     QemuNotFound,
     StaleImage,
     ToolNotFound,
@@ -51,6 +53,7 @@ from .idle import Latency, LatencyComparison, compare_lateness
 from .loadgen import Load, LoadResult
 from .paths import build_dir, root
 from .net import HalfOpen, NetExperiment, RateCurve, compare_net, latency_by_rate
+from .peer import PeerImage, PeerVM, build_peer
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
 from .qmp import QMP, QMPError
@@ -80,13 +83,14 @@ __all__ = [
     "Image", "build", "probe",
     "KitError", "BuildError", "QemuNotFound", "KvmUnavailable",
     "GuestError", "GuestPanic", "TripleFault", "GuestTimeout", "GuestExited",
-    "StaleImage", "CalibrationError", "ToolNotFound", "HttpLoadError",
+    "StaleImage", "CalibrationError", "ToolNotFound", "HttpLoadError", "PeerUnavailable",
     "StatsBlock", "StatsSnapshot", "halted_fraction", "idle_rate",
     "Sample", "Sampler", "read_process_ns", "read_thread_ns",
     "root", "build_dir",
     "command_line", "find_qemu", "kvm_usable", "qemu_version", "resolve_accel",
     "QMP", "QMPError",
     "VM", "clean_stale", "running", "stop_all", "protocol", "httpload", "loadgen", "Load", "LoadResult", "Session",
+    "PeerImage", "PeerVM", "build_peer",
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
