@@ -12,9 +12,9 @@ one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
 idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
 the net stage's web server), ``loadgen`` (HTTP load at a steady rate, in
-bursts or closed-loop, in the background: ``Load``), ``compare_net`` (Toro's
-HTTP experiment per policy, lesson 07) and ``build_peer``/``PeerVM`` (the
-Linux guest it is compared with); results are objects with a
+bursts or closed-loop, in the background: ``Load``), ``compare_net``
+(Toro's HTTP experiment per policy, lesson 07) and ``build_peer``/``PeerVM``
+(the Linux guest it is compared with); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
 used: ``LivePlot``, ``IdlePanel`` and ``ConsolePanel`` (the same by
 clicks); ``show`` (the kernel's source, cut by marker).

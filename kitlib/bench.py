@@ -9,7 +9,8 @@ function's (``bench_idle_lateness`` is ``idle-lateness``), named after the
 stage of the lesson it serves; its keyword parameters and their defaults are
 what can be changed; its docstring's first line is its summary and a
 ``name: text`` line documents each parameter; ``headline`` picks the rows
-printed from its JSON.  ``kit bench`` derives its list, options and help from
+printed from its JSON, and ``tables`` (optional) the further tables printed
+under it.  ``kit bench`` derives its list, options and help from
 the registry, so adding a benchmark is adding its function.
 
 While a benchmark runs, what it prints is progress: ``run_bench`` sends it
@@ -23,7 +24,6 @@ import contextlib
 import inspect
 import io
 import json
-import math
 import os
 import platform
 import re
@@ -36,17 +36,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
+from . import benchnet
 from .build import build, probe
 from .calibrate import Calibration, calibrate
 from .cores import Bringup
 from .errors import KitError
 from .experiment import Phase, compare_idle, measure
-from .hostcpu import read_main_thread_ns, read_process_ns, read_thread_ns
-from .httpload import WrkResult, wrk
 from .idle import compare_lateness
 from .paths import root
 from .poll import REACTION, compare_reaction
-from .protocol import IDLE_POLICIES, POLL_WAYS
+from .protocol import IDLE_POLICIES
 from .qemu import qemu_version, resolve_accel
 from .spinlocks import compare_locks
 from .table import Tabular, json_safe
@@ -97,15 +96,18 @@ class Benchmark:
     measure: Callable[..., Data]
     headline: Callable[[Data], Rows]
     columns: Mapping[str, str]
+    tables: Callable[[Data], Sequence[Tabular]] | None = None
 
 
 REGISTRY: dict[str, Benchmark] = {}
 
 
-def benchmark(*, stage: str, headline: Callable[[Data], Rows],
-              columns: Mapping[str, str] | None = None) -> Callable[[Callable[..., Data]], Callable[..., Data]]:
+def benchmark(*, stage: str, headline: Callable[[Data], Rows], columns: Mapping[str, str] | None = None,
+              tables: Callable[[Data], Sequence[Tabular]] | None = None,
+              ) -> Callable[[Callable[..., Data]], Callable[..., Data]]:
     """Register a ``bench_<name>`` function as the benchmark ``<name>``
-    (underscores become dashes) for the lesson of ``stage``."""
+    (underscores become dashes) for the lesson of ``stage``; ``tables`` gives
+    the tables printed under the headline, if it has more than one."""
 
     def register(fn: Callable[..., Data]) -> Callable[..., Data]:
         if not fn.__name__.startswith("bench_"):
@@ -124,7 +126,7 @@ def benchmark(*, stage: str, headline: Callable[[Data], Rows],
             if isinstance(p.default, tuple) and not p.default:
                 raise TypeError(f"{name}: parameter {p.name!r} needs a non-empty default")
             params.append(Param(p.name, p.default, helps[p.name]))
-        REGISTRY[name] = Benchmark(name, stage, summary, tuple(params), fn, headline, dict(columns or {}))
+        REGISTRY[name] = Benchmark(name, stage, summary, tuple(params), fn, headline, dict(columns or {}), tables)
         return fn
 
     return register
@@ -168,6 +170,16 @@ class BenchResult(Tabular):
 
     def notes(self) -> list[str]:
         return [*map(str, self.data.get("notes", ())), f"all figures: {self.path}"]
+
+    def more(self) -> Sequence[Tabular]:
+        """The tables under the headline (none for most benchmarks)."""
+        return self.bench.tables(self.data) if self.bench.tables else ()
+
+    def __str__(self) -> str:
+        return "\n\n".join([super().__str__(), *map(str, self.more())])
+
+    def _repr_html_(self) -> str:
+        return "".join([super()._repr_html_(), *(t._repr_html_() for t in self.more())])
 
 
 class _Progress(io.TextIOBase):
@@ -472,95 +484,40 @@ def bench_poll(messages: int = 300, cpus: int = 2, periods_us: tuple[int, ...] =
             "floor_total_pct": round(cal.floor_total, 3), "notes": notes, "by_period_us": runs}
 
 
-# --- stage net: the web server under wrk ----------------------------------------------
+# --- stage net: the web server per idle policy (kitlib/benchnet.py) -----------------------
 
-def _cpu_ns(vm: VM) -> dict[str, object]:
-    """QEMU's CPU nanoseconds so far: each vCPU thread, the main thread, the whole process."""
-    pid = vm.pid
-    assert pid is not None
-    return {"vcpu": {i: read_thread_ns(pid, tid) for i, tid in vm.vcpu_threads().items()},
-            "main": read_main_thread_ns(pid), "total": read_process_ns(pid)}
+@benchmark(stage="net", headline=benchnet.headline, columns=benchnet.COLUMNS, tables=benchnet.tables)
+def bench_net(policies: tuple[str, ...] = benchnet.SETUPS, rates: tuple[int, ...] = (10, 100, 1000),
+              rate_seconds: float = 3.0, connections: tuple[int, ...] = (1, 16, 64), seconds: float = 3.0,
+              warmup: float = 1.0, idle: float = 2.0, stress: float = 2.0, after: float = 4.0,
+              grace: int = 200, haltpoll: int = 500, peer: bool = True, cpus: int = 2) -> Data:
+    """The web server per idle policy in one run: latency and host CPU against the request rate, requests/s under wrk, time back at the floor, the kit's API against idle=spin.
 
+    Each setup runs on a VM of its own: idle, then requests due at a steady
+    rate (kitlib.loadgen's open loop, latency from each request's intended
+    send time) at each rate, then wrk at each concurrency.  QEMU's host CPU
+    is split into the vCPU threads and the main thread, which under TCG does
+    the network's host side.  Then, for the kit's kernel, an HTTP stress and
+    connections left half-open, and the seconds until QEMU is back at the
+    floor, calibrated with the network card in the same run.  Last, the kit's
+    API against idle=spin: host CPU and p50 latency at 100 requests/s,
+    requests/s at 16 connections, each with its target and a verdict.
 
-def _ms_per_1k(a: dict, b: dict, requests: int) -> dict[str, object]:
-    """Host CPU milliseconds per 1,000 requests between two _cpu_ns readings:
-    the vCPU threads (together and each), QEMU's main thread (slirp, the
-    card's device side) and the whole QEMU process."""
-    per = 1e3 / 1e6 / requests if requests else math.nan       # ns -> ms, per 1,000 requests
-    vcpu = {str(i): round((b["vcpu"][i] - a["vcpu"][i]) * per, 3) for i in b["vcpu"]}
-    return {"vcpus": round(sum((b["vcpu"][i] - a["vcpu"][i]) for i in b["vcpu"]) * per, 3),
-            "main": round((b["main"] - a["main"]) * per, 3),
-            "total": round((b["total"] - a["total"]) * per, 3), "per_vcpu": vcpu}
-
-
-def _net_rows(d: Data) -> Rows:
-    return [{"poll": r["poll"], "connections": r["connections"], "rps": r["rps"], "p50_ms": r["p50_ms"],
-             "p99_ms": r["p99_ms"], "vcpus_ms": r["cpu_ms_per_1k"]["vcpus"],
-             "main_ms": r["cpu_ms_per_1k"]["main"], "total_ms": r["cpu_ms_per_1k"]["total"],
-             "errors": r["errors"]} for r in d["results"]]
-
-
-@benchmark(stage="net", headline=_net_rows,
-           columns={"poll": "net thread waits by", "connections": "connections", "rps": "requests/s",
-                    "p50_ms": "p50 ms", "p99_ms": "p99 ms", "vcpus_ms": "vCPUs ms/1k req",
-                    "main_ms": "main thread ms/1k", "total_ms": "QEMU ms/1k", "errors": "errors"})
-def bench_net(seconds: float = 4.0, warmup: float = 1.0, connections: tuple[int, ...] = (1, 16, 64),
-              polls: tuple[str, ...] = POLL_WAYS, haltpoll: int = 500, cpus: int = 2) -> Data:
-    """Requests/s, latency and QEMU's host CPU per 1,000 requests of the web server under wrk, by how the network thread waits.
-
-    wrk keeps its connections alive (one thread, two from 16 connections on),
-    after a warm-up that takes slirp's first-connection delays out of the
-    figures.  Host CPU per 1,000 requests is split into the vCPU threads and
-    QEMU's main thread, which under TCG does the network's host side.  Each
-    way to wait is switched on one running VM with the console command
-    `poll <mode>`; the kit's way with a spin before each halt runs on a
-    second VM booted with haltpoll=.
-
-    seconds: seconds each measured wrk run lasts (whole seconds)
+    policies: setups of the kit's kernel: wait (the kit's API, idle=hlt), spin (poll=spin idle=spin), toro (Toro's API of 2017, grace=), haltpoll (the kit's API with haltpoll=)
+    rates: open-loop requests/s, one run each (the CPU-against-rate curve's points)
+    rate_seconds: seconds of requests at each rate
+    connections: wrk's concurrent connections, one run each (whole seconds)
+    seconds: seconds each measured wrk run lasts
     warmup: seconds of wrk before each measured run (0: none)
-    connections: wrk's concurrent connections, one run each
-    polls: the network thread's ways to wait (poll <mode> on the console)
-    haltpoll: microseconds the idle loop may spin before it halts, for a last
-        run of poll=wait (0: no such run)
-    cpus: vCPUs (the network thread runs on the last)
+    idle: seconds each setup is measured idle, and each calibration probe
+    stress: seconds of HTTP stress before the time back at the floor is measured (0: no such part)
+    after: seconds after the stress, and with half-open connections, in which QEMU should return to the floor (0: no such part)
+    grace: Toro's API: milliseconds a poller finds nothing before it halts
+    haltpoll: the haltpoll setup: microseconds the idle loop may spin before it halts
+    peer: the Linux peer (kitlib.peer) too, at every rate and concurrency (--no-peer: without it)
+    cpus: vCPUs of every VM (the kit's network thread runs on the last)
     """
-    unknown = [p for p in polls if p not in POLL_WAYS]
-    if unknown:
-        raise KitError(f"no poll mode {', '.join(unknown)} (the modes: {', '.join(POLL_WAYS)})")
-    image = build("net")
-    boots = [("idle=hlt", [(mode, mode) for mode in polls])]
-    if haltpoll > 0:
-        boots.append((f"idle=hlt haltpoll={haltpoll}", [(f"wait haltpoll={haltpoll}", "wait")]))
-    results, measured = [], []
-    for append, ways in boots:
-        with VM(image, cpus=cpus, append=append, net=True, boot_timeout=120) as vm:
-            vm.wait_ready()
-            url = vm.url
-            assert url is not None
-            for label, mode in ways:
-                vm.command(f"poll {mode}", timeout=30)
-                measured.append(label)
-                for c in connections:
-                    print(f"poll {label}, {c} connection(s): {warmup:g} s warm-up, {seconds:g} s measured")
-                    results.append(_net_run(vm, url, label, c, seconds, warmup))
-    return {"stage": "net", "cpus": cpus, "seconds": seconds, "warmup_s": warmup,
-            "connections": list(connections), "polls": measured, "tool": "wrk --latency",
-            "results": results}
-
-
-def _net_run(vm: VM, url: str, label: str, c: int, seconds: float, warmup: float) -> dict[str, object]:
-    """One measured wrk run at c connections, after its warm-up."""
-    threads = 1 if c < 16 else 2
-    if warmup > 0:
-        wrk(url, connections=c, threads=threads, seconds=warmup)
-    before = _cpu_ns(vm)
-    r: WrkResult = wrk(url, connections=c, threads=threads, seconds=seconds, timeout_s=5)
-    after = _cpu_ns(vm)
-    row = {"poll": label, "connections": c, "threads": threads,
-           "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
-           "p50_ms": r.p50_ms, "p90_ms": r.p90_ms, "p99_ms": r.p99_ms,
-           "errors": r.errors, "errors_by_kind": r.errors_by_kind,
-           "cpu_ms_per_1k": _ms_per_1k(before, after, r.requests)}
-    if r.requests and any(math.isnan(x) for x in (r.p50_ms, r.p90_ms, r.p99_ms)):
-        row["wrk_output"] = r.output     # a percentile it did not print: keep its words
-    return row
+    return benchnet.measure_net(policies=policies, rates=rates, rate_seconds=rate_seconds,
+                                connections=connections, seconds=seconds, warmup=warmup, idle=idle,
+                                stress=stress, after=after, grace=grace, haltpoll=haltpoll, peer=peer,
+                                cpus=cpus)

@@ -154,7 +154,7 @@ class WrkResult(Tabular):
 
 _WRK_HEAD = re.compile(r"^Running \S+ test @ (\S+)\n\s+(\d+) threads? and (\d+) connections?$", re.M)
 _WRK_LATENCY = re.compile(r"^\s+Latency\s+(\S+)\s+\S+\s+(\S+)\s", re.M)
-_WRK_PERCENTILE = re.compile(r"^\s+(50|75|90|99)%\s+(\S+)$", re.M)
+_WRK_PERCENTILE = re.compile(r"^\s+(50|75|90|99)%\s+(\S+)[ \t]*$", re.M)   # "1.30s ": wrk pads a unit of one letter
 _WRK_REQUESTS = re.compile(r"^\s+(\d+) requests in (\S+), \S+ read$", re.M)
 _WRK_SOCKET = re.compile(r"^\s+Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)$", re.M)
 _WRK_NON2XX = re.compile(r"^\s+Non-2xx or 3xx responses: (\d+)$", re.M)

@@ -164,3 +164,16 @@ def test_a_true_or_false_parameter_is_a_flag(fakes, tmp_path):
         out = tmp_path / "flag.json"
         assert main(["bench", "flag", *argv, "--out", str(out)]) == 0
         assert json.loads(out.read_text())["fast"] is fast
+
+
+def test_net_comparisons_say_not_measured_for_what_the_run_lacks_and_follow_their_numbers():
+    from kitlib.benchnet import comparisons
+
+    kit = {"setup": "wait", "rate": 100, "p50_us": 900.0, "cpu_pct": {"total": 5.0}}
+    spin = {"setup": "spin", "rate": 100, "p50_us": 600.0, "cpu_pct": {"total": 100.0}}
+    assert [c["verdict"] for c in comparisons({"open_loop": [kit], "wrk": []})] == ["not measured"] * 3
+    wrk = [{"setup": "wait", "connections": 16, "rps": 900.0}, {"setup": "spin", "connections": 16, "rps": 1000.0}]
+    cpu, rps, p50 = comparisons({"open_loop": [kit, spin], "wrk": wrk})
+    assert (cpu["value"], cpu["verdict"]) == (5.0, "meets")              # 5 % of spin's, at most 15 %
+    assert (rps["value"], rps["verdict"]) == (90.0, "misses")            # 90 % of spin's, at least 95 %
+    assert (p50["bound"], p50["verdict"]) == (820.0, "misses")           # 900 µs above 1.2 × 600 + 100

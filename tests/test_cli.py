@@ -124,28 +124,76 @@ def test_bench_boot_prints_its_medians_and_writes_them_with_their_ratio(tmp_path
     assert "boot: run 3 of 3" in progress.splitlines()
 
 
-def test_bench_net_writes_requests_latency_and_cpu_per_request_for_each_run(tmp_path, capsys):
+def _parts_within_total(cpu):
+    """QEMU's vCPU threads and main thread are parts of the one process's time."""
+    assert set(cpu) >= {"vcpus", "main", "total"}, cpu
+    assert 0 <= cpu["vcpus"] and 0 <= cpu["main"] and cpu["vcpus"] + cpu["main"] <= cpu["total"] * 1.05 + 0.01, cpu
+
+
+def _verdict_agrees(c):
+    """A comparison's verdict says what its own numbers say."""
+    if c["verdict"] == "not measured":
+        assert c["value"] is None, c
+        return
+    assert c["verdict"] in ("meets", "misses"), c
+    kit, spin, value, bound = c["kit"], c["spin"], c["value"], c["bound"]
+    if c["value_unit"] == "µs":                              # p50 against 1.2 × spin's + 100 µs
+        assert value == kit and bound == pytest.approx(1.2 * spin + 100, abs=0.1), c
+        assert (c["verdict"] == "meets") == (value <= bound), c
+    else:                                                    # the kit's share of spin's figure, %
+        assert value == pytest.approx(100 * kit / spin, abs=0.01), c
+        meets = value <= bound if "at most" in c["target"] else value >= bound
+        assert (c["verdict"] == "meets") == meets, c
+
+
+def test_bench_net_reports_each_setups_rates_wrk_floor_and_the_three_comparisons(tmp_path, capsys):
     out = tmp_path / "net.json"
-    assert main(["bench", "net", "--seconds", "1", "--warmup", "0", "--connections", "1", "4",
-                 "--polls", "wait", "--haltpoll", "200", "--out", str(out)]) == 0
+    assert main(["bench", "net", "--policies", "wait", "spin", "--rates", "100", "--rate-seconds", "1",
+                 "--connections", "16", "--seconds", "1", "--warmup", "0", "--idle", "0.5",
+                 "--stress", "1", "--after", "1.5", "--no-peer", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert data["benchmark"] == "net" and data["stage"] == "net" and data["connections"] == [1, 4]
-    assert data["polls"] == ["wait", "wait haltpoll=200"], data
-    assert [(r["poll"], r["connections"]) for r in data["results"]] == [
-        ("wait", 1), ("wait", 4), ("wait haltpoll=200", 1), ("wait haltpoll=200", 4)]
-    for r in data["results"]:
+    assert data["benchmark"] == "net" and data["stage"] == "net"
+    assert list(data["setups"]) == ["wait", "spin"] and data["rates"] == [100] and data["connections"] == [16]
+    assert [i["setup"] for i in data["idle"]] == ["wait", "spin"]
+    for i in data["idle"]:
+        _parts_within_total(i["cpu_pct"])
+    assert [(p["setup"], p["rate"]) for p in data["open_loop"]] == [("wait", 100), ("spin", 100)]
+    for p in data["open_loop"]:
+        assert p["ok"] > 0 and p["ok"] + p["errors"] <= p["planned"], p
+        assert 0 < p["p50_us"] <= p["p99_us"] <= p["max_us"], p
+        _parts_within_total(p["cpu_pct"])
+        _parts_within_total(p["cpu_ms_per_1k"])
+    for key, curve in data["curve"].items():                 # idle, then each rate's point
+        points = [p for p in data["open_loop"] if p["setup"] == key]
+        idle = next(i for i in data["idle"] if i["setup"] == key)
+        assert [c["rate"] for c in curve] == [0, 100]
+        assert [c["total_pct"] for c in curve] == [idle["cpu_pct"]["total"], *(p["cpu_pct"]["total"] for p in points)]
+    assert [(r["setup"], r["connections"]) for r in data["wrk"]] == [("wait", 16), ("spin", 16)]
+    for r in data["wrk"]:
         assert r["requests"] > 0 and r["errors"] == 0 and r["rps"] > 0, r
         assert r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"], r
-        cpu = r["cpu_ms_per_1k"]
-        assert set(cpu) == {"vcpus", "main", "total", "per_vcpu"} and set(cpu["per_vcpu"]) == {"0", "1"}, cpu
-        assert 0 < cpu["vcpus"] + cpu["main"] <= cpu["total"] * 1.05, cpu   # parts of one process's time
+        _parts_within_total(r["cpu_ms_per_1k"])
+        assert set(r["cpu_ms_per_1k"]["per_vcpu"]) == {"0", "1"}, r
+    assert [b["setup"] for b in data["back_to_floor"]] == ["wait", "spin"]
+    for b in data["back_to_floor"]:
+        for k in ("after_stress_s", "after_half_open_s"):
+            assert b[k] is None or 0 <= b[k] <= 1.5, b
+    assert data["floor"]["back_at_floor_pct"] > data["floor"]["total_pct"] >= 0
+    assert len(data["comparisons"]) == 3
+    for c in data["comparisons"]:
+        assert c["verdict"] != "not measured", c             # both setups, 100/s and 16 connections ran
+        _verdict_agrees(c)
     printed = capsys.readouterr().out
     assert printed.startswith("net: ") and "requests/s" in printed
+    for title in ("wrk, kept-alive", "back at the floor", "the kit's API against idle=spin"):
+        assert title in printed
+    verdicts = [line.split()[-1] for line in printed.splitlines() if line.endswith(("meets", "misses"))]
+    assert verdicts == [c["verdict"] for c in data["comparisons"]]
 
 
-def test_bench_refuses_a_poll_mode_the_kernel_has_not(tmp_path, capsys):
-    assert main(["bench", "net", "--polls", "hlt", "--out", str(tmp_path / "x.json")]) == 1
-    assert "no poll mode hlt" in capsys.readouterr().err
+def test_bench_refuses_a_policy_the_kernel_has_not(tmp_path, capsys):
+    assert main(["bench", "net", "--policies", "hlt", "--out", str(tmp_path / "x.json")]) == 1
+    assert "no policy hlt" in capsys.readouterr().err
 
 
 def test_bench_help_lists_every_benchmark_and_each_ones_options(capsys):

@@ -47,6 +47,12 @@ def test_wrk_seconds_and_minutes_are_milliseconds():
     assert r.p99_ms == 1250.0 and r.duration_s == 60.0
 
 
+def test_wrk_seconds_padded_to_the_width_of_two_letter_units_are_read():
+    """wrk prints "1.30s " with a space where "ms" has its second letter."""
+    out = said("wrk-keepalive.txt").replace("99%   44.10ms", "99%    1.30s ")
+    assert httpload.parse_wrk(out).p99_ms == 1300.0
+
+
 def test_wrk_that_got_no_answer_has_no_percentiles():
     """wrk prints 0.00us for latencies it never measured: unknown, not zero."""
     r = httpload.parse_wrk(said("wrk-nothing-answered.txt"))
