@@ -528,14 +528,24 @@ class Load:
     def stop(self) -> None:
         """End the run now: requests in flight count as timeouts, the ones not yet due are not sent."""
         self._stop_asked = True
+        self._cancel()
+        if self._thread is None or self._thread is threading.current_thread():
+            return
+        # Cancel again until the thread ends: in Python 3.11 asyncio.wait_for
+        # loses a cancellation that arrives as the awaited request finishes
+        # (CPython issue 86296, fixed in 3.12), and the run would go on.
+        end = time.monotonic() + 5.0
+        while self._thread.is_alive() and time.monotonic() < end:
+            self._thread.join(timeout=0.1)
+            self._cancel()
+
+    def _cancel(self) -> None:
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             try:
                 loop.call_soon_threadsafe(task.cancel)
             except RuntimeError:            # the loop closed meanwhile
                 pass
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
 
     def result(self, timeout: float | None = None) -> LoadResult:
         """Wait for the end (started if it was not) and return what it did.
@@ -578,6 +588,7 @@ class Load:
             if self._stop_asked:
                 self._task.cancel()
             loop.run_until_complete(asyncio.gather(self._task, return_exceptions=True))
+            _cancel_rest(loop)
             self._result = self._run.result()
         except BaseException as e:          # reported to the waiter, not lost in the thread
             self._failure = e
@@ -609,6 +620,17 @@ class Load:
                 self._on_progress(p)
             if self._show is not None:
                 self._show.update(p)
+
+
+def _cancel_rest(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish the tasks still pending once the run's own task has
+    ended: a second stop() can end asyncio.wait_for before the request it
+    waits on has finished cancelling, which would otherwise be left behind."""
+    rest = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in rest:
+        t.cancel()
+    if rest:
+        loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
 
 
 def _event_loop(connections: int) -> asyncio.AbstractEventLoop:
