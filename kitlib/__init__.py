@@ -52,7 +52,7 @@ from . import httpload, loadgen
 from .idle import Latency, LatencyComparison, compare_lateness
 from .loadgen import Load, LoadResult
 from .paths import build_dir, root
-from .net import HalfOpen, NetExperiment, RateCurve, compare_net, latency_by_rate
+from .net import HalfOpen, NetExperiment, PeerSide, RateCurve, beside_peer, compare_net, latency_by_rate
 from .peer import PeerImage, PeerVM, build_peer
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
@@ -95,7 +95,7 @@ __all__ = [
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
     "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
-    "HalfOpen", "NetExperiment", "compare_net", "RateCurve", "latency_by_rate",
+    "HalfOpen", "NetExperiment", "compare_net", "RateCurve", "latency_by_rate", "PeerSide", "beside_peer",
 ]
 
 from . import notebook as _notebook

@@ -164,7 +164,7 @@ def _boot(image: Image, s: Setup, cpus: int) -> VM:
     return VM(image, cpus=cpus, append=s.append, net=True, boot_timeout=BOOT_TIMEOUT)
 
 
-def _one_setup(image: Image, s: Setup, *, cpus: int, idle: float, rates: Sequence[int],
+def measure_setup(image: Image, s: Setup, *, cpus: int, idle: float, rates: Sequence[int],
                rate_seconds: float, connections: Sequence[int], seconds: float, warmup: float) -> Data:
     """Idle, the open-loop rates and wrk's concurrencies, on one VM booted for ``s``."""
     from . import loadgen
@@ -231,7 +231,7 @@ def measure_net(*, policies: Sequence[str], rates: Sequence[int], rate_seconds: 
     out: dict[str, Data] = {}
     for s in chosen:
         try:
-            out[s.key] = _one_setup(image, s, cpus=cpus, idle=idle, rates=rates, rate_seconds=rate_seconds,
+            out[s.key] = measure_setup(image, s, cpus=cpus, idle=idle, rates=rates, rate_seconds=rate_seconds,
                                     connections=connections, seconds=seconds, warmup=warmup)
         except PeerUnavailable as e:
             notes.append(f"no Linux peer: {str(e).splitlines()[0]}")

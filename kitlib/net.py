@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["POLICIES", "PHASES", "HalfOpen", "PhaseFigures", "PolicyRun", "NetExperiment",
-           "compare_net", "back_to_floor", "stress", "RatePoint", "RateCurve", "latency_by_rate"]
+           "compare_net", "back_to_floor", "stress", "PeerSide", "beside_peer", "RatePoint", "RateCurve", "latency_by_rate"]
 
 # The setups the lesson compares.  Labels name the idea; values are command lines.
 POLICIES = {"kit's API": "poll=wait idle=hlt", "idle=spin": "poll=wait idle=spin",
@@ -477,3 +477,52 @@ def latency_by_rate(image: Image, policies: Mapping[str, str], rates: Sequence[f
                 points.append(RatePoint(policy, rate, r.ok, r.planned - r.ok, r.p50_us, r.p99_us,
                                         100.0 * (ns1 - ns0) / 1e9 / (t1 - t0)))
     return RateCurve(f"latency and host CPU against the request rate, {cpus} vCPUs", tuple(points))
+
+
+# -- beside a Linux guest ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PeerSide(Tabular):
+    """The kit's kernel and the Linux peer on the same QEMU network, one after
+    the other: QEMU's CPU while idle, and wrk's requests/s and QEMU's CPU per
+    1,000 requests at each concurrency."""
+
+    title: str
+    rows: tuple[dict[str, object], ...]
+
+    columns = {"guest": "guest", "idle_pct": "idle, % of a host core", "connections": "wrk connections",
+               "rps": "requests/s", "ms_per_1k": "QEMU ms / 1,000 requests", "errors": "errors"}
+
+    def table(self) -> list[dict[str, object]]:
+        return [dict(r) for r in self.rows]
+
+    def idle_pct(self, guest: str) -> float:
+        return next(float(r["idle_pct"]) for r in self.rows if r["guest"] == guest)
+
+    def rps(self, guest: str, connections: int) -> float:
+        return next(float(r["rps"]) for r in self.rows
+                    if r["guest"] == guest and r["connections"] == connections)
+
+    def to_dict(self) -> dict[str, object]:
+        return json_safe({"title": self.title, "rows": list(self.rows)})
+
+
+def beside_peer(image: Image, *, cpus: int = 2, idle: float = 3.0, connections: Sequence[int] = (1, 16),
+                seconds: float = 3.0, warmup: float = 1.0) -> PeerSide:
+    """The kit's API (``poll=wait idle=hlt``) and the Linux peer (kitlib.peer),
+    each on a VM of its own with the same card and network: ``idle`` seconds
+    of quiet, then wrk at each of ``connections`` for ``seconds`` after a
+    warm-up.  Raises PeerUnavailable where the peer cannot be built."""
+    from . import benchnet
+    from .peer import build_peer
+
+    build_peer()                                    # before the first VM: fail early, or build once
+    rows = []
+    for s in benchnet.setups(["wait"], peer=True):
+        d = benchnet.measure_setup(image, s, cpus=cpus, idle=idle, rates=(), rate_seconds=1.0,
+                                   connections=connections, seconds=seconds, warmup=warmup)
+        for w in d["wrk"]:
+            rows.append({"guest": s.label, "idle_pct": d["idle"]["cpu_pct"]["total"],
+                         "connections": w["connections"], "rps": round(w["rps"]),
+                         "ms_per_1k": w["cpu_ms_per_1k"]["total"], "errors": w["errors"]})
+    return PeerSide(f"the kit's kernel beside Linux, {cpus} vCPUs, same QEMU network", tuple(rows))
