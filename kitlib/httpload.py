@@ -79,8 +79,26 @@ def _ms(value: str) -> float:
     return float(m.group(1)) * _TIME_UNITS[m.group(2)]
 
 
+class _Percentiles:
+    """The latency percentiles a client printed, by name (NaN: it did not print that one)."""
+
+    percentiles_ms: dict[int, float]
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentiles_ms.get(50, math.nan)
+
+    @property
+    def p90_ms(self) -> float:
+        return self.percentiles_ms.get(90, math.nan)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentiles_ms.get(99, math.nan)
+
+
 @dataclass(frozen=True)
-class WrkResult(Tabular):
+class WrkResult(_Percentiles, Tabular):
     """What one wrk run reported (times in milliseconds; NaN: not reported)."""
 
     url: str
@@ -98,18 +116,6 @@ class WrkResult(Tabular):
     timeouts: int = 0
     non_2xx: int = 0                    # wrk's "Non-2xx or 3xx responses"
     output: str = field(default="", repr=False, compare=False)
-
-    @property
-    def p50_ms(self) -> float:
-        return self.percentiles_ms.get(50, math.nan)
-
-    @property
-    def p90_ms(self) -> float:
-        return self.percentiles_ms.get(90, math.nan)
-
-    @property
-    def p99_ms(self) -> float:
-        return self.percentiles_ms.get(99, math.nan)
 
     @property
     def errors_by_kind(self) -> dict[str, int]:
@@ -215,7 +221,7 @@ def _whole_s(seconds: float) -> int:
 # -- ab -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class AbResult(Tabular):
+class AbResult(_Percentiles, Tabular):
     """What one ab run reported (times in milliseconds; NaN: not reported)."""
 
     url: str
@@ -230,18 +236,6 @@ class AbResult(Tabular):
     rps: float
     percentiles_ms: dict[int, float]    # 50 66 75 80 90 95 98 99 100
     output: str = field(default="", repr=False, compare=False)
-
-    @property
-    def p50_ms(self) -> float:
-        return self.percentiles_ms.get(50, math.nan)
-
-    @property
-    def p90_ms(self) -> float:
-        return self.percentiles_ms.get(90, math.nan)
-
-    @property
-    def p99_ms(self) -> float:
-        return self.percentiles_ms.get(99, math.nan)
 
     @property
     def errors(self) -> int:
