@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,19 @@ _MISSING_TOOL = re.compile(
 )
 
 
+def changed_source(sources: Iterable[tuple[str, int, int]]) -> str | None:
+    """The first of ``sources`` (name, mtime in ns, size, as they were when an
+    image was built) that changed or is gone, said in a few words; None if none."""
+    for name, mtime_ns, size in sources:
+        try:
+            st = os.stat(name)
+        except OSError:
+            return f"{name} is gone"
+        if (st.st_mtime_ns, st.st_size) != (mtime_ns, size):
+            return f"{name} changed"
+    return None
+
+
 @dataclass(frozen=True)
 class Image:
     """A kernel image on disk, the thing a VM boots.
@@ -66,14 +80,7 @@ class Image:
     def stale(self) -> str | None:
         """Why this image no longer matches its sources (a file changed or is
         gone since it was built), or None while it does."""
-        for name, mtime_ns, size in self.sources or ():
-            try:
-                st = os.stat(name)
-            except OSError:
-                return f"{name} is gone"
-            if (st.st_mtime_ns, st.st_size) != (mtime_ns, size):
-                return f"{name} changed"
-        return None
+        return changed_source(self.sources or ())
 
     def check_fresh(self) -> None:
         """Raise StaleImage if the sources changed since this image was built."""

@@ -228,19 +228,12 @@ def _demo(args: argparse.Namespace) -> int:
     from .build import build
     from .calibrate import calibrate
     from .experiment import compare_idle
-    from .paths import root
     from .protocol import IDLE_POLICIES
 
     cal = calibrate(seconds=min(args.seconds, 3.0))
     run = compare_idle(build("boot"), IDLE_POLICIES, cpus=1, seconds=args.seconds,
                        floor=cal.floor, ceiling=cal.ceiling, show=False)
-    out = Path(args.out) if args.out else root() / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    run.figure().write_html(out / "demo.html", include_plotlyjs=True)
-    (out / "demo.json").write_text(json.dumps(run.to_dict(), indent=2) + "\n")
-    print(run)
-    print(f"\nplot: {out / 'demo.html'}\ntable: {out / 'demo.json'}")
-    return 0
+    return _save_demo(run, args.out, "demo")
 
 
 # The policies `kit demo net` compares: the kit's API and a spinning idle loop.
@@ -253,19 +246,26 @@ def _demo_net(args: argparse.Namespace) -> int:
     from .build import build
     from .calibrate import calibrate
     from .net import POLICIES, compare_net
-    from .paths import root
 
     seconds = args.seconds
     cal = calibrate(seconds=min(seconds, 3.0), net=True)
     run = compare_net(build("net"), {p: POLICIES[p] for p in DEMO_NET}, idle=min(seconds, 3.0),
                       stress_s=seconds, after=seconds, after_half_open=seconds, floor=cal.floor,
                       ceiling=cal.ceiling, show=False, top=sys.stderr)
-    out = Path(args.out) if args.out else root() / "results"
+    return _save_demo(run, args.out, "demo-net")
+
+
+def _save_demo(run, folder: str | None, name: str) -> int:
+    """A demo's table on stdout, its plot (plotly.js inlined) and its JSON in
+    ``folder`` (default results/) as <name>.html and <name>.json."""
+    from .paths import root
+
+    out = Path(folder) if folder else root() / "results"
     out.mkdir(parents=True, exist_ok=True)
-    run.figure().write_html(out / "demo-net.html", include_plotlyjs=True)
-    (out / "demo-net.json").write_text(json.dumps(run.to_dict(), indent=2) + "\n")
+    run.figure().write_html(out / f"{name}.html", include_plotlyjs=True)
+    (out / f"{name}.json").write_text(json.dumps(run.to_dict(), indent=2) + "\n")
     print(run)
-    print(f"\nplot: {out / 'demo-net.html'}\ntable: {out / 'demo-net.json'}")
+    print(f"\nplot: {out / f'{name}.html'}\ntable: {out / f'{name}.json'}")
     return 0
 
 

@@ -54,6 +54,7 @@ from typing import Iterable, Iterator
 
 from . import paths
 from . import qemu as _qemu
+from .build import changed_source
 from .errors import TOOLCHAIN_INSTALL_HINT, BuildError, KitError, PeerUnavailable, StaleImage
 from .process import QemuProcess
 from .vm import VM
@@ -118,13 +119,9 @@ class PeerImage:
 
     def stale(self) -> str | None:
         """Why the image no longer matches peer/httpd.c or peer/init, or None."""
-        for name, mtime_ns, size in self.sources:
-            try:
-                st = os.stat(name)
-            except OSError:
-                return f"{name} is gone"
-            if (st.st_mtime_ns, st.st_size) != (mtime_ns, size):
-                return f"{name} changed"
+        why = changed_source(self.sources)
+        if why is not None:
+            return why
         for f in (self.kernel, self.initrd):
             if not f.is_file():
                 return f"{f} is gone"
