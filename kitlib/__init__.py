@@ -12,7 +12,8 @@ one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
 ``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
 idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
 the net stage's web server), ``loadgen`` (HTTP load at a steady rate, in
-bursts or closed-loop, in the background: ``Load``), ``compare_net``
+bursts or closed-loop, in the background: ``Load``), ``versus`` (a
+student's guesses beside the measurement), ``compare_net``
 (Toro's HTTP experiment per policy, lesson 07) and ``build_peer``/``PeerVM``
 (the Linux guest it is compared with); results are objects with a
 table, and ``.figure()`` where there is a plot.  The views load when first
@@ -57,6 +58,7 @@ from .peer import PeerImage, PeerVM, build_peer
 from .poll import compare_reaction
 from .qemu import command_line, find_qemu, kvm_usable, qemu_version, resolve_accel
 from .qmp import QMP, QMPError
+from .guess import Versus, versus
 from .results import Experiment, PhaseResult
 from .session import Session
 from .source import show
@@ -96,6 +98,7 @@ __all__ = [
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
     "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
     "HalfOpen", "NetExperiment", "compare_net", "RateCurve", "latency_by_rate", "PeerSide", "beside_peer",
+    "Versus", "versus",
 ]
 
 from . import notebook as _notebook
