@@ -41,6 +41,7 @@ from .errors import KitError, PeerUnavailable
 from .hostcpu import read_main_thread_ns, read_process_ns, read_thread_ns
 from .httpload import WrkResult, wrk
 from .loadresult import BEHIND_US
+from .net import TWO_CONNECTIONS_FROM
 from .table import Tabular
 from .vm import VM
 
@@ -52,7 +53,6 @@ Rows = list[dict[str, Any]]
 SETUPS = ("wait", "spin", "toro", "haltpoll")   # the kit's kernel's setups, in the tables' order
 KIT, SPIN = "wait", "spin"                       # the two the comparisons set side by side
 BOOT_TIMEOUT = 120.0
-TWO_CONNECTIONS_FROM = 500                       # requests/s from which open-loop uses two connections
 
 
 @dataclass(frozen=True)

@@ -394,89 +394,151 @@ def _one_policy(s: Session, image: Image, policy: str, append: str, *, idle: flo
 
 @dataclass(frozen=True)
 class RatePoint:
-    """One policy at one request rate: latency (µs, nearest rank) and QEMU's CPU."""
+    """One policy under one load: latency (µs, nearest rank) and QEMU's CPU.
+
+    ``load`` is "idle" (no requests), "open" (requests due every 1/``rate`` s,
+    latency from each due time) or "wrk" (as fast as the guest answers, over
+    ``connections`` connections: the saturation point)."""
 
     policy: str
-    rate: float
+    load: str
+    rate: float                 # requests/s asked; 0 idle, NaN for wrk
+    connections: int
     requests: int
     failed: int
+    achieved: float             # requests/s answered
     p50_us: float
     p99_us: float
-    host_pct: float             # whole QEMU process, % of one host core, while the requests came
+    host_pct: float             # whole QEMU process, % of one host core, over the load
 
 
 @dataclass(frozen=True)
 class RateCurve(Tabular):
-    """Latency and host CPU against the request rate, per policy."""
+    """Latency and host CPU against the request rate, from idle to saturation, per policy."""
 
     title: str
     points: tuple[RatePoint, ...]
 
-    columns = {"policy": "policy", "rate": "requests/s asked", "requests": "answered", "failed": "failed",
+    columns = {"policy": "policy", "load": "load", "achieved": "answered/s", "failed": "failed",
                "p50_us": "p50, µs", "p99_us": "p99, µs", "host_pct": "QEMU, % of a host core"}
 
+    @property
+    def policies(self) -> list[str]:
+        return list(dict.fromkeys(p.policy for p in self.points))
+
     def at(self, policy: str, rate: float) -> RatePoint:
+        """The open-loop point of ``policy`` at ``rate``, or its idle point at 0."""
         for p in self.points:
-            if p.policy == policy and p.rate == rate:
+            if p.policy == policy and p.load in ("open", "idle") and p.rate == rate:
                 return p
         raise KeyError(f"no point for {policy!r} at {rate:g}/s")
 
+    def saturated(self, policy: str) -> RatePoint:
+        for p in self.points:
+            if p.policy == policy and p.load == "wrk":
+                return p
+        raise KeyError(f"no saturation point for {policy!r}")
+
+    def curve(self, policy: str) -> list[RatePoint]:
+        """``policy``'s points that carry load, by the rate answered."""
+        return sorted((p for p in self.points if p.policy == policy and p.load != "idle"),
+                      key=lambda p: p.achieved)
+
     def table(self) -> list[dict[str, object]]:
-        return [{"policy": p.policy, "rate": p.rate, "requests": p.requests, "failed": p.failed,
+        def load(p: RatePoint) -> str:
+            return {"idle": "idle", "open": f"{p.rate:g}/s"}.get(p.load, f"wrk, {p.connections} conn.")
+        return [{"policy": p.policy, "load": load(p), "achieved": _r(p.achieved, 0), "failed": p.failed,
                  "p50_us": _r(p.p50_us, 0), "p99_us": _r(p.p99_us, 0), "host_pct": _r(p.host_pct, 2)}
                 for p in self.points]
 
     def answer(self, fast: str = "idle=spin", slow: str = "kit's API", rate: float = 100) -> str:
         """The open question answered in one sentence, from the measurement."""
         a, b = self.at(slow, rate), self.at(fast, rate)
-        saved = b.host_pct - a.host_pct
-        return (f"At {rate:g} requests/s, halting ({slow}) costs {a.p50_us - b.p50_us:+.0f} µs at the median "
-                f"and {a.p99_us - b.p99_us:+.0f} µs at p99 against {fast}, and saves {saved:.0f} % of a "
-                f"host core ({a.host_pct:.1f} % against {b.host_pct:.1f} %).")
+
+        def delta(us: float) -> str:
+            return f"{abs(us):,.0f} µs {'more' if us >= 0 else 'less'}"
+
+        return (f"At {rate:g} requests/s, halting ({slow}) answers {delta(a.p50_us - b.p50_us)} at the median "
+                f"and {delta(a.p99_us - b.p99_us)} at p99 than {fast}, and saves "
+                f"{b.host_pct - a.host_pct:,.0f} % of a host core ({a.host_pct:.1f} % against {b.host_pct:.1f} %).")
 
     def figure(self) -> "go.Figure":
-        """Host CPU against the request rate, a line per policy, p50 as hover text."""
+        """Host CPU against the rate answered, a line per policy from its lowest rate to
+        saturation, its idle cost as a dotted line in the same colour; p50 and p99 as hover text."""
         import plotly.graph_objects as go
+        from plotly.colors import qualitative
 
         fig = go.Figure()
-        for policy in dict.fromkeys(p.policy for p in self.points):
-            pts = [p for p in self.points if p.policy == policy]
-            fig.add_scatter(x=[p.rate for p in pts], y=[p.host_pct for p in pts], name=policy,
-                            uid=f"rate-{policy}", mode="lines+markers",
+        for policy, colour in zip(self.policies, qualitative.Plotly * 4):
+            pts = self.curve(policy)
+            fig.add_scatter(x=[p.achieved for p in pts], y=[p.host_pct for p in pts], name=policy,
+                            uid=f"rate-{policy}", mode="lines+markers", line=dict(color=colour),
                             text=[f"p50 {p.p50_us:.0f} µs, p99 {p.p99_us:.0f} µs" for p in pts])
-        fig.update_layout(title=self.title, height=360, template="plotly_white",
-                          xaxis=dict(type="log", title="requests a second"),
-                          yaxis=dict(title="QEMU, % of one host core"), margin=dict(l=60, r=20, t=50, b=40))
+            try:
+                quiet = self.at(policy, 0).host_pct
+            except KeyError:
+                continue
+            fig.add_hline(y=quiet, line=dict(color=colour, dash="dot", width=1))
+        fig.update_layout(title=self.title + " (dotted: idle)", height=380, template="plotly_white",
+                          xaxis=dict(type="log", title="requests answered a second"),
+                          yaxis=dict(title="QEMU, % of one host core", rangemode="tozero"),
+                          margin=dict(l=60, r=20, t=50, b=40))
         return fig
 
     def to_dict(self) -> dict[str, object]:
         return json_safe({"title": self.title, "points": [asdict(p) for p in self.points]})
 
 
-def latency_by_rate(image: Image, policies: Mapping[str, str], rates: Sequence[float] = (100, 500), *,
-                    cpus: int = 2, seconds: float = 2.0, progress: bool = True) -> RateCurve:
-    """For each policy (one VM) and rate: requests due every 1/rate s over one
-    kept-alive connection for ``seconds`` (loadgen's open loop: latency from
-    each request's due time), their percentiles, and QEMU's CPU over them
-    (process CPU clock)."""
+TWO_CONNECTIONS_FROM = 500      # requests/s from which the open loop uses two connections
+
+
+def latency_by_rate(image: Image, policies: Mapping[str, str], rates: Sequence[float] = (10, 100, 1000), *,
+                    cpus: int = 2, seconds: float = 2.0, idle: float = 2.0, saturate: int | None = 16,
+                    progress: bool = True) -> RateCurve:
+    """For each policy, on one VM: QEMU's CPU while idle for ``idle`` s; at
+    each rate, requests due every 1/rate s for ``seconds`` (loadgen's open loop
+    over kept-alive connections: latency from each due time) with their
+    percentiles and QEMU's CPU over them (process CPU clock); and, with
+    ``saturate``, wrk at that many connections, the rate the guest answers
+    when it is never kept waiting."""
     from . import loadgen
     from .hostcpu import read_process_ns
+    from .httpload import wrk
+
+    def say(text: str) -> None:
+        if progress:
+            print(text, flush=True)
+
+    def cpu(vm: VM, t0: float, ns0: int) -> float:
+        assert vm.pid is not None
+        return 100.0 * (read_process_ns(vm.pid) - ns0) / 1e9 / (time.monotonic() - t0)
 
     points = []
     for policy, append in policies.items():
         with VM(image, cpus=cpus, append=append, net=True, boot_timeout=120) as vm:
             vm.wait_ready()
             assert vm.url is not None and vm.pid is not None
-            loadgen.open_loop(vm.url, 50, 0.2, connections=1, timeout=2.0)   # slirp's first-connection delay
-            for rate in rates:
-                if progress:
-                    print(f"{policy}: a request every {1e3 / rate:g} ms for {seconds:g} s", flush=True)
+            loadgen.open_loop(vm.url, 50, 0.2, connections=2, timeout=2.0, progress=False)  # slirp's first connections
+            if idle > 0:
+                say(f"{policy}: idle for {idle:g} s")
                 t0, ns0 = time.monotonic(), read_process_ns(vm.pid)
-                r = loadgen.open_loop(vm.url, rate, seconds, connections=1, timeout=2.0)
-                t1, ns1 = time.monotonic(), read_process_ns(vm.pid)
-                points.append(RatePoint(policy, rate, r.ok, r.planned - r.ok, r.p50_us, r.p99_us,
-                                        100.0 * (ns1 - ns0) / 1e9 / (t1 - t0)))
-    return RateCurve(f"latency and host CPU against the request rate, {cpus} vCPUs", tuple(points))
+                time.sleep(idle)
+                points.append(RatePoint(policy, "idle", 0.0, 0, 0, 0, 0.0, math.nan, math.nan, cpu(vm, t0, ns0)))
+            for rate in rates:
+                conns = 2 if rate >= TWO_CONNECTIONS_FROM else 1
+                say(f"{policy}: a request every {1e3 / rate:g} ms for {seconds:g} s")
+                t0, ns0 = time.monotonic(), read_process_ns(vm.pid)
+                r = loadgen.open_loop(vm.url, rate, seconds, connections=conns, timeout=2.0, progress=False)
+                points.append(RatePoint(policy, "open", rate, conns, r.ok, r.planned - r.ok, r.achieved_rate,
+                                        r.p50_us, r.p99_us, cpu(vm, t0, ns0)))
+            if saturate:
+                say(f"{policy}: wrk, {saturate} connections for {seconds:g} s")
+                t0, ns0 = time.monotonic(), read_process_ns(vm.pid)
+                w = wrk(vm.url, connections=saturate, threads=1 if saturate < 16 else 2, seconds=seconds,
+                        timeout_s=5)
+                points.append(RatePoint(policy, "wrk", math.nan, saturate, w.requests, w.errors, w.rps,
+                                        1e3 * w.p50_ms, 1e3 * w.p99_ms, cpu(vm, t0, ns0)))
+    return RateCurve(f"host CPU against the request rate, {cpus} vCPUs", tuple(points))
 
 
 # -- beside a Linux guest ---------------------------------------------------------------------

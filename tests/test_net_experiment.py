@@ -151,3 +151,36 @@ def test_demo_net_leaves_its_three_things(tmp_path, capsys):
     assert (tmp_path / "demo-net.html").stat().st_size > 100_000      # plotly.js inlined
     out = capsys.readouterr()
     assert "back at floor after stress" in out.out and "%CPU" in out.err
+
+
+def _curve() -> kitlib.RateCurve:
+    from kitlib.net import RatePoint
+
+    def pt(policy, load, rate, achieved, p50, p99, cpu):
+        return RatePoint(policy, load, rate, 16 if load == "wrk" else 1, int(achieved), 0, achieved,
+                         p50, p99, cpu)
+    return kitlib.RateCurve("t", (
+        pt("kit's API", "idle", 0, 0, math.nan, math.nan, 0.05),
+        pt("kit's API", "open", 100, 100, 900, 4000, 3.0),
+        pt("kit's API", "wrk", math.nan, 9000, 300, 2000, 90.0),
+        pt("idle=spin", "idle", 0, 0, math.nan, math.nan, 180.0),
+        pt("idle=spin", "open", 100, 100, 800, 3000, 185.0),
+        pt("idle=spin", "wrk", math.nan, 8000, 300, 2500, 190.0)))
+
+
+def test_rate_curve_finds_idle_open_and_saturation_points_and_answers_in_words():
+    c = _curve()
+    assert c.policies == ["kit's API", "idle=spin"]
+    assert c.at("kit's API", 0).load == "idle" and c.at("kit's API", 100).host_pct == 3.0
+    assert c.saturated("idle=spin").achieved == 8000
+    assert [p.load for p in c.curve("kit's API")] == ["open", "wrk"]       # by the rate answered
+    with pytest.raises(KeyError):
+        c.at("kit's API", 1000)
+    assert [r["load"] for r in c.table()][:3] == ["idle", "100/s", "wrk, 16 conn."]
+    assert c.answer() == ("At 100 requests/s, halting (kit's API) answers 100 µs more at the median and "
+                          "1,000 µs more at p99 than idle=spin, and saves 182 % of a host core "
+                          "(3.0 % against 185.0 %).")
+    fig = c.figure()
+    assert [t.name for t in fig.data] == ["kit's API", "idle=spin"]
+    assert len(fig.layout.shapes) == 2                                     # each policy's idle line
+    assert json.loads(json.dumps(c.to_dict()))["points"][0]["p50_us"] is None
