@@ -7,6 +7,8 @@ its vCPU threads asked for, the guest's own counts; never a host timing.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import socket
@@ -18,7 +20,7 @@ import pytest
 import kitlib
 from kitlib.cli import main
 from kitlib.hostcpu import Sample
-from kitlib.net import POLICIES, HalfOpen, back_to_floor, compare_net, stress
+from kitlib.net import HalfOpen, back_to_floor, stress
 
 from conftest import requires_qemu
 
@@ -109,48 +111,41 @@ def test_half_open_counts_a_refused_connection():
 
 
 @pytest.fixture(scope="module")
-def short_run():
-    image = kitlib.build("net")
-    cal = kitlib.calibrate(net=True, seconds=2)
-    run = compare_net(image, {p: POLICIES[p] for p in ("kit's API", "idle=spin")}, idle=1, stress_s=2,
-                      after=2.5, half_open_s=0.5, after_half_open=2.5, floor=cal.floor,
-                      ceiling=cal.ceiling, show=False, progress=False)
-    return cal, run
+def demo_net(tmp_path_factory):
+    """One `kit demo net` run (the kit's API and idle=spin through the five
+    phases), its JSON and what it printed: the experiment's tests read it."""
+    out = tmp_path_factory.mktemp("demo-net")
+    said, top = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(said), contextlib.redirect_stderr(top):
+        assert main(["demo", "net", "--seconds", "2.5", "--out", str(out)]) == 0
+    return out, json.loads((out / "demo-net.json").read_text()), said.getvalue(), top.getvalue()
 
 
 @requires_qemu
-def test_the_kits_api_comes_back_to_the_floor_and_spin_never_does(short_run):
-    cal, run = short_run
-    k, spin = run["kit's API"], run["idle=spin"]
-    assert k["stress"].rps > 50 and spin["stress"].rps > 50, run.phases_table()
-    assert k.load is not None and k.load.requests > 0 and k.load.errors == 0, k.load
-    assert k.back_after_stress_s is not None, run.phases_table()
-    assert k.back_after_half_open_s is not None, run.phases_table()
-    assert k["half-open"].conns_at_end >= 3 and k.half_open["opened"] == 5, k.half_open
-    runnable = run.experiment["idle=spin: after stress"].wanted
+def test_the_kits_api_comes_back_to_the_floor_and_spin_never_does(demo_net):
+    _, data, _, _ = demo_net
+    runs = {r["policy"]: r for r in data["runs"]}
+    k, spin = runs["kit's API"], runs["idle=spin"]
+    assert k["phases"]["stress"]["rps"] > 50 and spin["phases"]["stress"]["rps"] > 50, runs
+    assert k["load"]["requests"] > 0 and k["load"]["errors"] == 0, k["load"]
+    assert k["back_after_stress_s"] is not None, k
+    assert k["back_after_half_open_s"] is not None, k
+    assert k["phases"]["half-open"]["conns_at_end"] >= 3 and k["half_open"]["opened"] == 5, k["half_open"]
+    phases = {p["label"]: p for p in data["timeline"]["phases"]}
+    runnable = phases["idle=spin: after stress"]["wanted"]
     assert min(runnable.values()) > 80, runnable
-    assert spin.back_after_stress_s is None, run.phases_table()
-    assert not math.isnan(k["stress"].main) and k["stress"].main > 0, k["stress"]
+    assert spin["back_after_stress_s"] is None, spin
+    assert k["phases"]["stress"]["main"] > 0, k["phases"]["stress"]
 
 
 @requires_qemu
-def test_the_result_is_a_table_json_and_a_figure_with_the_main_thread(short_run):
-    _, run = short_run
-    assert "kit's API" in str(run) and "idle=spin" in str(run.phases_table())
-    data = json.loads(json.dumps(run.to_dict()))
+def test_demo_net_leaves_a_table_json_and_a_figure_with_the_main_thread(demo_net):
+    out, data, said, top = demo_net
     assert [r["policy"] for r in data["runs"]] == ["kit's API", "idle=spin"]
-    names = [t.name for t in run.figure().data]
-    assert "QEMU main thread" in names and "QEMU total" in names, names
-
-
-@requires_qemu
-def test_demo_net_leaves_its_three_things(tmp_path, capsys):
-    assert main(["demo", "net", "--seconds", "1.5", "--out", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "demo-net.json").read_text())
-    assert [r["policy"] for r in data["runs"]] == ["kit's API", "idle=spin"]
-    assert (tmp_path / "demo-net.html").stat().st_size > 100_000      # plotly.js inlined
-    out = capsys.readouterr()
-    assert "back at floor after stress" in out.out and "%CPU" in out.err
+    assert "kit's API" in said and "back at floor after stress" in said, said
+    assert "%CPU" in top
+    page = (out / "demo-net.html").read_text()
+    assert len(page) > 100_000 and "QEMU main thread" in page and "QEMU total" in page   # plotly.js inlined
 
 
 def _curve() -> kitlib.RateCurve:

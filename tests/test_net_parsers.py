@@ -3,8 +3,8 @@ http.c) built for the host by tests/net/Makefile: each C unit-test group under
 AddressSanitizer and UBSan as one test, and each libFuzzer target run for a
 bounded time over its committed corpus (tests/net/README.md says more).
 
-The fuzzers share about 60 s between them; KIT_FUZZ_SECONDS sets the time of
-each instead.  Without clang or libFuzzer's runtime they are skipped with the
+The fuzzers share about 60 s of CPU between them, as many at once as the host
+has cores; KIT_FUZZ_SECONDS sets the time of each instead.  Without clang or libFuzzer's runtime they are skipped with the
 packages to install; the unit tests need only gcc.
 """
 
@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,23 +144,50 @@ def fuzz_param(target: str):
     return pytest.param(target, id=target, marks=marks)
 
 
-@pytest.mark.parametrize("target", [fuzz_param(t) for t in NAMES["fuzz"]])
-def test_fuzz(fuzz_built, target: str, tmp_path: Path):
+@dataclass(frozen=True)
+class FuzzRun:
+    """One fuzz target's bounded run: its command, exit code, log and saved inputs."""
+
+    cmd: list[str]
+    returncode: int
+    log: str
+    crashes: list[Path]
+
+
+def fuzz(target: str, built: Path, work: Path) -> FuzzRun:
+    """``target`` over its committed corpus for fuzz_seconds(); new inputs and
+    crashes go under ``work``, never into the corpus."""
     corpus = HERE / "corpus" / target
-    assert corpus.is_dir() and any(corpus.iterdir()), f"no seed corpus in {corpus}"
     seconds = max(1, round(fuzz_seconds()))
-    new = tmp_path / "new"                  # libFuzzer writes into the first directory only
-    new.mkdir()
-    cmd = [str(fuzz_built / f"fuzz-{target}"), f"-max_total_time={seconds}", "-timeout=20",
-           "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={tmp_path}/"]
+    new = work / "new"                      # libFuzzer writes into the first directory only
+    new.mkdir(parents=True)
+    cmd = [str(built / f"fuzz-{target}"), f"-max_total_time={seconds}", "-timeout=20",
+           "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={work}/"]
     if (HERE / "fuzz" / f"{target}.dict").exists():
         cmd.append(f"-dict={HERE / 'fuzz' / f'{target}.dict'}")
     run = subprocess.run(cmd + [str(new), str(corpus)], capture_output=True, text=True,
                          timeout=seconds * 4 + 120)
-    crashes = sorted(p for p in tmp_path.iterdir() if p.is_file())
-    assert run.returncode == 0 and not crashes, (
+    return FuzzRun(cmd, run.returncode, run.stderr, sorted(p for p in work.iterdir() if p.is_file()))
+
+
+@pytest.fixture(scope="module")
+def fuzz_runs(fuzz_built, tmp_path_factory) -> dict[str, FuzzRun]:
+    """Every target's run, as many at once as the host has cores: each keeps
+    its own time budget, and the suite waits for the longest of each batch."""
+    work = tmp_path_factory.mktemp("fuzz")
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        futures = {t: pool.submit(fuzz, t, fuzz_built, work / t) for t in NAMES["fuzz"]}
+        return {t: f.result() for t, f in futures.items()}
+
+
+@pytest.mark.parametrize("target", [fuzz_param(t) for t in NAMES["fuzz"]])
+def test_fuzz(fuzz_runs, target: str):
+    corpus = HERE / "corpus" / target
+    assert corpus.is_dir() and any(corpus.iterdir()), f"no seed corpus in {corpus}"
+    run = fuzz_runs[target]
+    assert run.returncode == 0 and not run.crashes, (
         f"fuzz-{target} failed (exit {run.returncode}); input: "
-        f"{', '.join(map(str, crashes)) or 'none saved'}\n"
-        f"replay: {' '.join(cmd[:1])} {crashes[0] if crashes else ''}\n{sanitizer_report(run.stderr)}")
-    runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", run.stderr)
-    assert runs and int(runs.group(1)) > 0, f"fuzz-{target} ran nothing:\n{run.stderr[-2000:]}"
+        f"{', '.join(map(str, run.crashes)) or 'none saved'}\n"
+        f"replay: {run.cmd[0]} {run.crashes[0] if run.crashes else ''}\n{sanitizer_report(run.log)}")
+    executed = re.search(r"stat::number_of_executed_units:\s*(\d+)", run.log)
+    assert executed and int(executed.group(1)) > 0, f"fuzz-{target} ran nothing:\n{run.log[-2000:]}"
