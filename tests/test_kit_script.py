@@ -83,17 +83,24 @@ def test_lab_inside_a_jupyter_server_starts_none_and_says_what_to_open(checkout,
     assert "open idlekit/notebooks/01-boot.ipynb" in done.stderr, done.stderr
 
 
-def _server(runtime: Path, root_dir: Path) -> None:
+def _server(runtime: Path, root_dir: Path, token: str = "abc") -> None:
     """A running server's file as jupyter_server writes it (this test's process is its pid)."""
     (runtime / f"jpserver-{os.getpid()}.json").write_text(json.dumps(
-        {"url": "http://127.0.0.1:8890/", "root_dir": str(root_dir), "pid": os.getpid(), "token": "t"}))
+        {"url": "http://127.0.0.1:8890/", "root_dir": str(root_dir), "pid": os.getpid(), "token": token}))
 
 
 def test_lab_points_at_a_running_server_that_serves_this_checkout(checkout):
     _server(checkout["runtime"], checkout["top"].parent)
     done = kit(checkout, "lab")
     assert done.returncode == 1 and not checkout["log"].exists(), done.stderr
-    assert "http://127.0.0.1:8890/lab/tree/idlekit/notebooks/01-boot.ipynb" in done.stderr, done.stderr
+    assert "http://127.0.0.1:8890/lab/tree/idlekit/notebooks/01-boot.ipynb?token=abc" in done.stderr, done.stderr
+
+
+def test_lab_points_at_a_tokenless_server_rooted_at_this_checkout(checkout):
+    _server(checkout["runtime"], checkout["top"], token="")
+    done = kit(checkout, "lab")
+    assert done.returncode == 1 and not checkout["log"].exists(), done.stderr
+    assert "  http://127.0.0.1:8890/lab/tree/notebooks/01-boot.ipynb\n" in done.stderr, done.stderr
 
 
 def test_lab_starts_beside_a_server_that_serves_elsewhere_or_has_gone(checkout, tmp_path):
