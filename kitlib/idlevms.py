@@ -14,9 +14,12 @@ VM alone, then ``n`` at once, lets each settle, and reads for every VM:
   how much of the guest RAM file in /dev/shm the guest has touched.
 
 Memory is read before the host maps the guest's RAM to read its statistics,
-so the RAM file's pages count wholly to QEMU's PSS.  The VMs alone and
-together run the same image in the same run, so their ratio is the
-crowding's cost whatever the host's load.
+so the RAM file's pages count wholly to QEMU's PSS.  The VM alone is
+measured a second time while a Sampler reads it ten times a second, as a
+lesson's live plot does: this process's own CPU time over that window,
+against the first, is what the sampling costs a student's notebook kernel.
+The VMs alone and together run the same image in the same run, so their
+ratio is the crowding's cost whatever the host's load.
 """
 
 from __future__ import annotations
