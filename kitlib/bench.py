@@ -43,6 +43,7 @@ from .cores import Bringup
 from .errors import KitError
 from .experiment import Phase, compare_idle, measure
 from .idle import compare_lateness
+from .idlevms import measure_idle_vms
 from .paths import root
 from .poll import REACTION, compare_reaction
 from .protocol import IDLE_POLICIES
@@ -429,6 +430,61 @@ def bench_idle(seconds: float = 4.0, cpus: int = 4) -> Data:
             "append": asleep,
             **_floor_and_ceiling(cal),
             **out}
+
+
+def _idle_vms_rows(d: Data) -> Rows:
+    rows: Rows = [{"setup": "floor guest (cli; hlt), alone", "vms": 1, "total_pct": d["floor"]["total_pct"]}]
+    for key, label in (("alone", "one VM alone"), ("sampled", f"one VM, sampled at {d['sample_hz']:g} Hz"),
+                       ("together", f"{d['vms']} VMs at once, each (mean)")):
+        m = d[key]["mean_per_vm"]
+        rows.append({"setup": label, "vms": d[key]["vms"], "total_pct": m["total_pct"],
+                     "runnable_pct": m["runnable_pct"], "halted_pct": round(100 * m["halted"], 1),
+                     "rss_mb": m["rss_mb"], "pss_mb": m["pss_mb"], "ram_file_mb": m["ram_file_mb"],
+                     "python_pct": d[key]["python_pct"]})
+    rows.append({"setup": f"{d['vms']} VMs at once, all", "vms": d["vms"],
+                 "total_pct": d["together"]["total_pct_all"]})
+    return rows
+
+
+@benchmark(stage="idle", headline=_idle_vms_rows,
+           columns={"setup": "setup", "vms": "VMs", "total_pct": "QEMU % of a core",
+                    "runnable_pct": "vCPUs runnable %", "halted_pct": "guest halted %",
+                    "rss_mb": "RSS MiB", "pss_mb": "PSS MiB", "ram_file_mb": "guest RAM touched MiB",
+                    "python_pct": "Python %"})
+def bench_idle_vms(vms: int = 4, stage: str = "idle", cpus: int = 2, seconds: float = 10.0,
+                   settle: float = 3.0) -> Data:
+    """Host CPU and memory of each of N idle lesson VMs at once, beside one alone and the floor: students a node holds.
+
+    Each VM boots the stage with idle=hlt and sits at its console, as a
+    lesson left open does.  Host CPU counts every QEMU thread; memory is
+    RSS, PSS (shared pages split among the QEMUs) and the guest RAM the
+    guest touched in /dev/shm.  The VM alone is measured twice: unwatched,
+    and sampled at 10 Hz as a lesson's live plot samples it, where the
+    Python column is what the sampling costs the notebook's kernel.
+
+    vms: idle VMs running at once
+    stage: the kernel stage they boot
+    cpus: vCPUs of each VM (lesson 05's console panel has 2)
+    seconds: seconds over which host CPU is measured
+    settle: seconds after the last VM is ready before measuring
+    """
+    if vms < 1 or cpus < 1:
+        raise KitError(f"idle-vms: --vms {vms} and --cpus {cpus}: each must be 1 or more")
+    cal = calibrate(seconds=min(seconds, 3.0), fresh=True)
+    run = measure_idle_vms(build(stage), vms, cpus=cpus, seconds=seconds, settle=settle)
+    each, pss = run.together.mean("total_pct"), run.together.mean("pss_mb")
+    sampling = run.sampled.python_pct - run.alone.python_pct
+    notes = [f"host CPU: each of {vms} idle VMs cost {each:.4f} % of a core (one alone: "
+             f"{run.alone.mean('total_pct'):.4f} %; the floor guest: {cal.floor_total:.4f} %)",
+             f"a lesson's live plot sampling one VM at {run.sample_hz:g} Hz costs its Python kernel "
+             f"{sampling:.2f} % of a core more than an unwatched VM",
+             f"memory: {pss:.1f} MiB PSS each (RSS {run.together.mean('rss_mb'):.1f} MiB counts QEMU's "
+             "shared code once per VM); the student's Jupyter server and kernel come on top"]
+    return {"stage": stage, "cpus": cpus, "vms": vms, "seconds": seconds, "settle": settle,
+            "append": "idle=hlt", "sample_hz": run.sample_hz, **_floor_and_ceiling(cal),
+            "alone": run.alone.to_dict(), "sampled": run.sampled.to_dict(), "together": run.together.to_dict(),
+            "sampling_python_pct": round(sampling, 3),
+            "vms_per_gib": round(1024 / pss, 1) if pss > 0 else None, "notes": notes}
 
 
 _LATENCY_COLUMNS = {"label": "setup", "n": "n", "p50_us": "p50 µs", "p90_us": "p90 µs",

@@ -375,7 +375,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kit", description="idlekit: build, boot and measure the teaching unikernel.")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
-    d = sub.add_parser("doctor", help="check QEMU, gcc, make, /dev/shm, the HTTP clients, clang, the static C library, the Linux peer and KVM, with install hints")
+    d = sub.add_parser("doctor", help="check QEMU, gcc, make, /dev/shm, a pseudo-terminal, the HTTP clients, clang, the static C library, the Linux peer and KVM, with install hints")
     d.set_defaults(func=_doctor)
 
     b = sub.add_parser("build", help="build a kernel stage")

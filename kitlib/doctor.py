@@ -5,16 +5,20 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import QEMU_INSTALL_HINT, KitError
-from .process import shm_free_mb
+from .process import PREFIX, shm_dir
 
 SHM_NEED_MB = 64            # VM's default memory_mb: its RAM file in /dev/shm
+SHM_ROOMY_MB = 256          # the Linux peer's memory_mb (peer.MEMORY_MB): below this, say so
 
 
 @dataclass(frozen=True)
@@ -65,25 +69,110 @@ def _qemu(qemu: str) -> Check:
 QEMU_HINT = (f"KIT_QEMU must name qemu-system-x86_64, or be unset; install QEMU with: {QEMU_INSTALL_HINT}")
 
 
-def _shm(need_mb: int = SHM_NEED_MB) -> Check:
-    """Guest RAM is a file in /dev/shm: it must be writable and have room for a VM's RAM."""
+@dataclass(frozen=True)
+class ShmState:
+    """What the /dev/shm check looks at (MiB): gathered by ``shm_state``, given by tests."""
+
+    path: str
+    total_mb: float
+    free_mb: float
+    kit_mb: float                   # in the kit's own files there (kit-*: RAM of VMs running, or left over)
+    error: str | None = None        # why a file could not be made there, or None
+
+
+def shm_state(path: Path | None = None) -> ShmState:
+    """The state of the directory guest RAM files go to (``/dev/shm``)."""
+    where = Path(path) if path is not None else shm_dir()
+    error = None
     try:
-        with tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="kit-doctor-"):
+        with tempfile.NamedTemporaryFile(dir=where, prefix="kit-doctor-"):
             pass
     except OSError as e:
-        return Check("/dev/shm", False, str(e), "the guest-stats view needs a writable /dev/shm (tmpfs)")
-    free = shm_free_mb()
-    if free < need_mb:
-        return Check("/dev/shm", False, f"writable, but {free:.0f} MiB free: a VM of the default size needs "
-                     f"{need_mb} MiB there (a guest touching RAM that does not fit dies of SIGBUS)",
-                     "remove old files from /dev/shm (ls -la /dev/shm), or give VMs less memory_mb")
-    return Check("/dev/shm", True, f"writable, {free:.0f} MiB free (a VM of the default size needs "
-                 f"{need_mb} MiB: the guest's RAM is shared through it)")
+        error = str(e)
+    try:
+        usage = shutil.disk_usage(where)
+        total, free = usage.total / (1 << 20), usage.free / (1 << 20)
+    except OSError:
+        total = free = 0.0
+    kit = 0
+    for f in where.glob(f"{PREFIX}*"):
+        try:
+            kit += f.stat().st_blocks * 512         # what the file fills, not its (sparse) size
+        except OSError:
+            continue
+    return ShmState(str(where), total, free, kit / (1 << 20), error)
+
+
+def _shm(state: ShmState | None = None, need_mb: int = SHM_NEED_MB, roomy_mb: int = SHM_ROOMY_MB) -> Check:
+    """Guest RAM is a file in /dev/shm (a tmpfs): it must be writable and have
+    room for a VM's RAM.  A VM's file fills only the pages its guest touched,
+    so a small /dev/shm (64 MiB is a container's usual default: Docker's
+    --shm-size) holds the kit's kernels; the Linux peer's 256 MiB may not fit."""
+    st = state if state is not None else shm_state()
+    if st.error is not None:
+        return Check("/dev/shm", False, st.error, "the guest-stats view needs a writable /dev/shm (tmpfs)")
+    others = max(0.0, st.total_mb - st.free_mb - st.kit_mb)
+    use = f"in use: {st.kit_mb:.0f} MiB by the kit's files, {others:.0f} MiB by others"
+    if st.free_mb < need_mb:
+        why = ("the kit's files fill most of it: VMs running, or left by a killed run "
+               "(ls -la /dev/shm/kit-*; a file whose VM is gone can go)" if st.kit_mb >= others else
+               "other programs' files fill most of it (ls -la /dev/shm)")
+        return Check("/dev/shm", False, f"writable, {st.free_mb:.0f} of {st.total_mb:.0f} MiB free ({use}): "
+                     f"a VM of the default size needs {need_mb} MiB there (a guest touching RAM that does not "
+                     f"fit dies of SIGBUS)", f"{why}; or give VMs less memory_mb")
+    if st.total_mb < roomy_mb:
+        return Check("/dev/shm", True, f"writable, small: {st.free_mb:.0f} of {st.total_mb:.0f} MiB free ({use}). "
+                     f"Fine for the kit's kernels (a VM's {need_mb} MiB RAM file fills only what its guest "
+                     f"touches); the Linux peer of lesson 07 has {roomy_mb} MiB of RAM and may not fit "
+                     f"(a container gets more with docker run --shm-size=512m)")
+    return Check("/dev/shm", True, f"writable, {st.free_mb:.0f} of {st.total_mb:.0f} MiB free ({use}; a VM of "
+                 f"the default size needs {need_mb} MiB: the guest's RAM is shared through it)")
+
+
+def _pty(openpty: Callable[[], tuple[int, int]] = os.openpty) -> Check:
+    """pexpect talks to QEMU's console through a pseudo-terminal: one must open
+    and carry a line (a container without /dev/ptmx or a devpts mount cannot)."""
+    hint = ("the kit needs pseudo-terminals: /dev/ptmx and devpts mounted on /dev/pts "
+            "(in a chroot or a bare container: mount -t devpts devpts /dev/pts)")
+    try:
+        master, slave = openpty()
+    except OSError as e:
+        return Check("pty", False, f"no pseudo-terminal opens ({e.strerror or e})", hint)
+    try:
+        os.write(slave, b"kit\n")
+        ready, _, _ = select.select([master], [], [], 2.0)
+        got = os.read(master, 64) if ready else b""
+    except OSError as e:
+        return Check("pty", False, f"a pseudo-terminal opened but carries nothing ({e.strerror or e})", hint)
+    finally:
+        os.close(master)
+        os.close(slave)
+    if b"kit" not in got:
+        return Check("pty", False, f"a pseudo-terminal opened but a line written to it came back as {got!r}", hint)
+    return Check("pty", True, "a pseudo-terminal carries a line (pexpect talks to QEMU's console through one)")
+
+
+def _kvm(exists: bool | None = None, usable: bool | None = None) -> Check:
+    """KVM is optional: TCG is the default.  Where /dev/kvm is absent (a
+    container, a VM without nested virtualisation, Binder) there is nothing to
+    join, so no group hint; where it exists but cannot be opened, the group helps."""
+    from .qemu import kvm_usable
+
+    exists = os.path.exists("/dev/kvm") if exists is None else exists
+    usable = (exists and kvm_usable()) if usable is None else usable
+    if usable:
+        return Check("kvm", True, "/dev/kvm is usable (opt in with KIT_ACCEL=kvm; TCG is the default)",
+                     optional=True)
+    if not exists:
+        return Check("kvm", False, "no /dev/kvm here (a container, or a VM without nested virtualisation): "
+                     "QEMU uses TCG, the default, which every lesson expects", optional=True)
+    return Check("kvm", False, "/dev/kvm is here but not readable and writable by you: QEMU runs under TCG "
+                 "(the default)", "optional: add yourself to the kvm group for KVM", optional=True)
 
 
 def checks() -> list[Check]:
     """Each piece the kit needs, found or not, with a hint for what is missing."""
-    from .qemu import find_qemu, kvm_usable
+    from .qemu import find_qemu
 
     out = []
     try:
@@ -94,18 +183,13 @@ def checks() -> list[Check]:
     out.append(_tool("ld", "ld", "binutils"))
     out.append(_tool("make", "make", "make"))
     out.append(_shm())
+    out.append(_pty())
     out += [_tool(*tool) for tool in NET_TOOLS]
     out.append(_fuzzer_runtime())
     out.append(_static_libc())
     out.append(_peer())
 
-    if kvm_usable():
-        out.append(Check("kvm", True, "/dev/kvm is usable (opt in with KIT_ACCEL=kvm; TCG is the default)",
-                         optional=True))
-    else:
-        why = "absent" if not os.path.exists("/dev/kvm") else "not readable and writable by you"
-        out.append(Check("kvm", False, f"/dev/kvm {why}: QEMU runs under TCG (the default)",
-                         "optional: add yourself to the kvm group for KVM", optional=True))
+    out.append(_kvm())
 
     out += [_package(module, dist, use) for module, dist, use in PACKAGES]
     return out

@@ -41,7 +41,7 @@ def fakes(monkeypatch):
 
 def test_the_benchmarks_are_named_by_their_lessons_stages():
     assert list(bench.REGISTRY) == ["boot", "boot-idle", "cores", "spinlocks", "sched", "idle",
-                                    "idle-lateness", "poll", "net"]
+                                    "idle-vms", "idle-lateness", "poll", "net"]
     for b in bench.REGISTRY.values():
         assert b.stage in STAGES and b.name.split("-")[0] == b.stage, b
         assert b.summary and "\n" not in b.summary
@@ -177,3 +177,30 @@ def test_net_comparisons_say_not_measured_for_what_the_run_lacks_and_follow_thei
     assert (cpu["value"], cpu["verdict"]) == (5.0, "meets")              # 5 % of spin's, at most 15 %
     assert (rps["value"], rps["verdict"]) == (90.0, "misses")            # 90 % of spin's, at least 95 %
     assert (p50["bound"], p50["verdict"]) == (820.0, "misses")           # 900 µs above 1.2 × 600 + 100
+
+
+def test_idle_vms_gives_host_cpu_and_memory_per_vm(tmp_path):
+    """Two idle lesson VMs at once, beside one alone: every figure is per VM
+    and the VMs are idle by the guest's count and by what their vCPU threads
+    ask of the host (runnable time, which a busy host does not raise)."""
+    out = tmp_path / "idle-vms.json"
+    result = run_bench("idle-vms", out, progress=False, vms=2, seconds=1.0, settle=0.5)
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == "idle-vms" and data["vms"] == 2 and data["cpus"] == 2
+    for key, n in (("alone", 1), ("sampled", 1), ("together", 2)):
+        run = data[key]
+        assert run["vms"] == n and len(run["per_vm"]) == n, f"{key}: expected {n} VMs' figures, got {run}"
+        for vm in run["per_vm"]:
+            assert vm["total_pct"] >= 0 and vm["vcpu_pct"] >= 0 and vm["main_pct"] >= 0, \
+                f"{key}: host CPU cannot be negative: {vm} (points at the bench's arithmetic)"
+            assert vm["rss_mb"] > 0 and vm["ram_file_mb"] > 0 and (vm["pss_mb"] is None or vm["pss_mb"] > 0), \
+                f"{key}: expected QEMU's resident memory and the guest's touched RAM above 0 MiB, got {vm}"
+            assert vm["ram_file_mb"] <= 64, f"{key}: a 64 MiB guest touched more than its RAM: {vm}"
+            assert vm["runnable_pct"] < 50 and vm["halted"] > 0.9, (
+                f"{key}: an idle=hlt VM's vCPUs should be halted (guest: {vm['halted']:.2f} of the time, "
+                f"expected above 0.9) and ask the host for little (runnable {vm['runnable_pct']:.1f} % of a core "
+                "for two vCPUs, expected under 50): the kernel does not halt when idle")
+    assert data["together"]["total_pct_all"] == pytest.approx(
+        sum(vm["total_pct"] for vm in data["together"]["per_vm"]), abs=1e-3)
+    assert data["sampled"]["python_pct"] >= 0 and (data["vms_per_gib"] is None or data["vms_per_gib"] > 0)
+    assert [r["setup"] for r in result.table()][-1] == "2 VMs at once, all"

@@ -128,11 +128,10 @@ def test_doctor_accepts_the_real_qemu(monkeypatch):
     assert check.ok and check.detail.startswith("QEMU emulator version"), check
 
 
-def test_doctor_weighs_free_space_in_dev_shm(monkeypatch):
-    check = doctor._shm()
-    free = doctor.shm_free_mb()
-    assert check.ok == (free >= doctor.SHM_NEED_MB)
-    assert f"{free:.0f} MiB free" in check.detail
-    monkeypatch.setattr(doctor, "shm_free_mb", lambda: 10.0)
-    full = doctor._shm()
-    assert not full.ok and "10 MiB free" in full.detail and "needs 64 MiB" in full.detail
+def test_doctor_weighs_free_space_in_dev_shm():
+    state = doctor.shm_state()
+    check = doctor._shm(state)
+    assert check.ok == (state.error is None and state.free_mb >= doctor.SHM_NEED_MB)
+    assert f"{state.free_mb:.0f} of {state.total_mb:.0f} MiB free" in check.detail
+    full = doctor._shm(doctor.ShmState("/dev/shm", total_mb=64.0, free_mb=10.0, kit_mb=1.0))
+    assert not full.ok and "10 of 64 MiB free" in full.detail and "needs 64 MiB" in full.detail
