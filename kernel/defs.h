@@ -66,9 +66,11 @@ u32         ioapic_route_isa(int irq, u32 vector, u32 apicid);
 u32         ioapic_entry(u32 gsi);
 
 // lapic.c
+// <<icr-bits
 #define ICR_INIT    0x00000500  // delivery mode INIT (SDM Vol. 3A 11.6.1)
 #define ICR_STARTUP 0x00000600  // delivery mode start-up; the vector names a page
 #define ICR_ASSERT  0x00004000  // level: assert
+// >>icr-bits
 
 extern u64 lapic_timer_hz;
 void lapic_init(void);

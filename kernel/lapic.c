@@ -98,6 +98,7 @@ lapic_eoi(void)
 	lapic_write(EOI, 0);
 }
 
+// <<icr
 // Send the IPI cmd (delivery mode, level, vector) to the CPU with local
 // APIC id apicid (11.6.1 Interrupt Command Register): the destination
 // goes to the high half first, because writing the low half sends.  The
@@ -113,6 +114,7 @@ lapic_ipi(u32 apicid, u32 cmd)
 	while (lapic_read(ICRLO) & ICR_PENDING)
 		pause();
 }
+// >>icr
 
 // Timer ticks a second.  The timer counts down from the initial count at
 // the bus clock divided by TDCR (11.5.4 APIC Timer); let it run, masked,
