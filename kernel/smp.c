@@ -3,8 +3,11 @@
 // At power-on one CPU, the bootstrap processor, runs the firmware and
 // then this kernel; the others, the application processors (APs), wait
 // until a CPU sends them INIT and then start-up IPIs (SDM Vol. 3A 9.4
-// Multiple-Processor (MP) Initialization).  The boot CPU becomes CPU 0;
-// it starts the APs one at a time, in MADT order, as CPUs 1, 2, ...
+// Multiple-Processor (MP) Initialization).  QEMU's firmware, SeaBIOS, has
+// done so once already, to count them and give them the boot CPU's MTRRs,
+// and left each in cli; hlt: an INIT resets it from there.  The boot
+// CPU becomes CPU 0; it starts the APs one at a time, in MADT order, as
+// CPUs 1, 2, ...
 // Each AP runs boot/ap.S and then apmain(), prints "kit: cpu <n> up" and
 // waits for work from the boot CPU: onall() runs a function on every CPU.
 //
