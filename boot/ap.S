@@ -4,9 +4,9 @@
 // kernel/smp.c copies [ap_start, ap_end) to AP_BASE (mmu.h), fills in the
 // arguments at its end, and sends an AP INIT and a start-up IPI whose
 // vector is AP_BASE >> 12.  The AP starts in real mode with CS = vector <<
-// 8, so CS's base is AP_BASE, and IP = 0 (SDM Vol. 3A 10.6.1, Start-Up).
-// It climbs as the boot CPU did: to protected mode (9.9.1 Switching to
-// Protected Mode), then to IA-32e mode (9.8.5 Initializing IA-32e Mode),
+// 8, so CS's base is AP_BASE, and IP = 0 (SDM Vol. 3A 11.6.1, Start-Up).
+// It climbs as the boot CPU did: to protected mode (10.9.1 Switching to
+// Protected Mode), then to IA-32e mode (10.8.5 Initializing IA-32e Mode),
 // with the boot CPU's GDT and page tables, and calls apmain(cpu) on the
 // stack the arguments give.
 //
@@ -18,7 +18,7 @@
 //    only through absolute addresses.
 //  - One AP at a time runs it: the boot CPU changes the arguments only
 //    after the AP before has reported up from C, long after it read them.
-//  - Interrupts stay off: INIT leaves IF = 0 (9.1.1, table 9-1) and
+//  - Interrupts stay off: INIT leaves IF = 0 (10.1.1, table 10-1) and
 //    nothing here sets it.
 //
 // The kernel never executes these bytes where they are linked, so they
@@ -39,8 +39,8 @@ ap_start:
 	lgdtl ap_gdtr - ap_start        // the boot CPU's GDT: limit and 32-bit base
 	movl ap_cr3 - ap_start, %esi    // its PML4, kept in ESI: the 32-bit code reads no memory
 
-	// INIT left CD and NW set, caches off (9.1.1, table 9-1); clear them
-	// (11.5.1 Cache Control Registers and Bits) as the PE bit goes on.
+	// INIT left CD and NW set, caches off (10.1.1, table 10-1); clear them
+	// (12.5.1 Cache Control Registers and Bits) as the PE bit goes on.
 	movl %cr0, %eax
 	andl $~(CR0_CD | CR0_NW), %eax
 	orl $CR0_PE, %eax

@@ -6,13 +6,13 @@
 // struct hvm_start_info.  There is no stack, and DF, SS and the other
 // registers are unspecified.
 //
-// The switch follows Intel SDM Vol. 3A 9.8.5 (Initializing IA-32e Mode):
+// The switch follows Intel SDM Vol. 3A 10.8.5 (Initializing IA-32e Mode):
 // with paging off, set CR4.PAE, load CR3 with the PML4, set IA32_EFER.LME,
 // then set CR0.PG.  The CPU then activates IA-32e mode (EFER.LMA = 1) in
 // compatibility mode, and a far jump to a code segment with L = 1 enters
 // 64-bit mode.  All of this runs at identity-mapped addresses, so the
 // instruction after the MOV to CR0 is fetched from the same place before
-// and after paging is on (9.8.5).
+// and after paging is on (10.8.5).
 
 #include "mmu.h"
 #include "pvh.h"
@@ -89,7 +89,7 @@ start64:
 
 // The GDT.  In 64-bit mode the CPU ignores base and limit; the code
 // descriptor needs P, S, a code type and L = 1 with D = 0 (SDM Vol. 3A
-// 5.2.1 Code-Segment Descriptor in 64-bit Mode).  The accessed bit of each
+// 6.2.1 Code-Segment Descriptor in 64-bit Mode).  The accessed bit of each
 // type is preset, so the CPU never writes this table when it loads a
 // selector and the table can live in .rodata.
 	.section .rodata
@@ -112,7 +112,7 @@ gdtdesc:
 	.quad gdt
 
 // <<page-tables
-// The identity map of [0, IDMAP_END) (SDM Vol. 3A 4.5 4-Level Paging): the
+// The identity map of [0, IDMAP_END) (SDM Vol. 3A 5.5 4-Level Paging): the
 // PML4's first entry points to the PDPT, whose first IDMAP_END / 1 GiB
 // entries point to as many page directories, whose entries map 2 MiB pages
 // (PDE.PS = 1).  1 GiB pages would need CPUID.80000001H:EDX.Page1GB, which

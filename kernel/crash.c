@@ -31,7 +31,7 @@ crash(const char *kind)
 
 	// With an empty IDT, int3 cannot be delivered, which raises #GP; #GP
 	// cannot be delivered either, which raises #DF; a fault while invoking
-	// the #DF handler shuts the CPU down (SDM Vol. 3A 6.15, Interrupt 8).
+	// the #DF handler shuts the CPU down (SDM Vol. 3A 7.15, Interrupt 8).
 	// QEMU treats shutdown as a reset, and with -no-reboot exits with 0.
 	if (strcmp(kind, "triple") == 0) {
 		struct dtr none = { .limit = 0, .base = 0 };

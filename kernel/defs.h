@@ -1,9 +1,11 @@
 // Kernel-wide declarations, grouped by the file that defines them.
 //
 // Citations: "SDM" is the Intel 64 and IA-32 Architectures Software
-// Developer's Manual.  Section numbers follow its editions up to 2022
-// (order number 325384-077 and before); later editions renumber some
-// chapters, so the section titles are given where it helps.
+// Developer's Manual, Combined Volumes, June 2025 (order number
+// 325462-088US); every section number here is that edition's.  Editions
+// before 2023 number its Vol. 3A chapters 5 to 12 one lower (there 8.4,
+// not 9.4, is MP initialization), so titles are given where they help
+// to find a section in another edition.
 
 #ifndef KIT_DEFS_H
 #define KIT_DEFS_H
@@ -64,9 +66,11 @@ u32         ioapic_route_isa(int irq, u32 vector, u32 apicid);
 u32         ioapic_entry(u32 gsi);
 
 // lapic.c
-#define ICR_INIT    0x00000500  // delivery mode INIT (SDM Vol. 3A 10.6.1)
+// <<icr-bits
+#define ICR_INIT    0x00000500  // delivery mode INIT (SDM Vol. 3A 11.6.1)
 #define ICR_STARTUP 0x00000600  // delivery mode start-up; the vector names a page
 #define ICR_ASSERT  0x00004000  // level: assert
+// >>icr-bits
 
 extern u64 lapic_timer_hz;
 void lapic_init(void);

@@ -7,7 +7,7 @@
 // Control registers (SDM Vol. 3A 2.5 Control Registers) and IA32_EFER
 // (SDM Vol. 3A 2.2.1 Extended Feature Enable Register).
 #define CR0_PE   0x00000001     // protection enable: protected mode
-#define CR0_NW   0x20000000     // not write-through; INIT sets it (9.1.1)
+#define CR0_NW   0x20000000     // not write-through; INIT sets it (10.1.1)
 #define CR0_CD   0x40000000     // cache disable; INIT sets it too
 #define CR0_PG   0x80000000     // paging
 #define CR4_PAE  0x00000020     // physical-address extension; long mode needs it
@@ -15,7 +15,7 @@
 #define EFER_LME 0x00000100     // long-mode enable; the CPU sets LMA when PG is set
 #define MSR_GS_BASE 0xc0000101  // GS's base in 64-bit mode (SDM Vol. 3A 3.4.4)
 
-// Paging-structure entry bits (SDM Vol. 3A 4.5 4-Level Paging, the entry
+// Paging-structure entry bits (SDM Vol. 3A 5.5 4-Level Paging, the entry
 // formats of the PML4E, PDPTE and PDE).  A PDE with PS set maps a 2 MiB
 // page directly.
 #define PTE_P    0x001          // present
@@ -38,7 +38,7 @@
 #define SEG_KCODE32 0x18        // 32-bit code, for boot/ap.S's protected-mode step
 
 // An AP starts in real mode at the page its start-up IPI names (SDM Vol.
-// 3A 10.6.1, Start-Up): kernel/smp.c copies boot/ap.S there.  Below 1 MiB
+// 3A 11.6.1, Start-Up): kernel/smp.c copies boot/ap.S there.  Below 1 MiB
 // and page-aligned, as the vector requires, and free RAM that nothing
 // else uses: QEMU 7.2's PVH loader puts its start info, memory map and
 // command line below 0x3000.

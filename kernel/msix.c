@@ -1,5 +1,5 @@
 // msix.c: MSI-X, a device's interrupts as memory writes that a local
-// APIC takes as interrupts (PCI 6.8.2; SDM Vol. 3A 10.11 Message
+// APIC takes as interrupts (PCI 6.8.2; SDM Vol. 3A 11.11 Message
 // Signalled Interrupts).
 //
 // The capability (PCI 6.8.2.1): Message Control at +2 (bits 10:0 the
@@ -9,7 +9,7 @@
 // Message Address, Message Upper Address, Message Data, Vector Control
 // (bit 0: the entry is masked).
 //
-// The message for a local APIC (SDM Vol. 3A 10.11.1, 10.11.2): address
+// The message for a local APIC (SDM Vol. 3A 11.11.1, 11.11.2): address
 // 0xfee00000 | destination APIC id << 12, with redirection hint and
 // destination mode 0 (physical); data = the vector, with delivery mode
 // 000 (fixed) and trigger mode 0 (edge).

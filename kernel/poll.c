@@ -180,7 +180,7 @@ poll_exit(struct thread *t)
 // 0: none), until the TSC reaches it; return the value.  The thread
 // first marks its core in v->cpus, then looks at the value: both
 // seq_cst, a locked RMW and a load after it, which x86 does not reorder
-// (SDM Vol. 3A 8.2.3.9 Loads and Stores Are Not Reordered with Locked
+// (SDM Vol. 3A 9.2.3.9 Loads and Stores Are Not Reordered with Locked
 // Instructions).  pollvar_set() stores the value, then reads cpus.  So
 // either this look sees the new value, or the writer sees the bit and
 // wakes the core (pollvar-set below).
@@ -298,9 +298,9 @@ poll_timeout(struct thread *t)
 // Dekker's: the writer stores the value then reads the flag, the idle
 // loop stores the flag then reads the value (poll_before_halt), all
 // seq_cst, so at least one of them sees the other's store.  (A load may
-// pass an earlier store to another place, SDM Vol. 3A 8.2.3.4; the
+// pass an earlier store to another place, SDM Vol. 3A 9.2.3.4; the
 // store here is an XCHG, locked by itself (Vol. 2B XCHG), and a load does
-// not pass a locked instruction, 8.2.3.9.)  Either the core sees
+// not pass a locked instruction, 9.2.3.9.)  Either the core sees
 // the value in its last look and does not halt, or the writer sees the
 // flag and sends the IPI, which stays pending until the core's sti; hlt
 // and ends the halt.  At worst the IPI finds the core just awake, and

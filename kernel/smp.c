@@ -2,9 +2,12 @@
 //
 // At power-on one CPU, the bootstrap processor, runs the firmware and
 // then this kernel; the others, the application processors (APs), wait
-// until a CPU sends them INIT and then start-up IPIs (SDM Vol. 3A 8.4
-// Multiple-Processor (MP) Initialization).  The boot CPU becomes CPU 0;
-// it starts the APs one at a time, in MADT order, as CPUs 1, 2, ...
+// until a CPU sends them INIT and then start-up IPIs (SDM Vol. 3A 9.4
+// Multiple-Processor (MP) Initialization).  QEMU's firmware, SeaBIOS, has
+// done so once already, to count them and give them the boot CPU's MTRRs,
+// and left each in cli; hlt: an INIT resets it from there.  The boot
+// CPU becomes CPU 0; it starts the APs one at a time, in MADT order, as
+// CPUs 1, 2, ...
 // Each AP runs boot/ap.S and then apmain(), prints "kit: cpu <n> up" and
 // waits for work from the boot CPU: onall() runs a function on every CPU.
 //
@@ -33,9 +36,9 @@ static char apstack[NCPU_MAX - 1][KSTACKSIZE] __attribute__((aligned(16)));
 extern char ap_start[], ap_end[], ap_gdtr[], ap_cr3[], ap_stack[], ap_cpu[];
 #define APCOPY(sym) ((void *)(AP_BASE + ((sym) - ap_start)))
 
-// The delays of SDM Vol. 3A 8.4.4.1, Typical BSP Initialization Sequence
-// (9.4.4.1 in the editions since 2023): 10 ms after INIT, 200 us after
-// each start-up IPI.  No longer: an AP that is up ends the wait early.
+// The delays of SDM Vol. 3A 9.4.4.1, Typical BSP Initialization Sequence:
+// 10 ms after INIT, 200 us after each start-up IPI.  No longer: an AP
+// that is up ends the wait early.
 #define INIT_DELAY_US 10000
 #define SIPI_DELAY_US 200
 
@@ -89,7 +92,7 @@ wait_up(struct cpu *c, u64 us)
 // INIT resets the AP, whatever the firmware left it doing, to wait for a
 // start-up IPI, which starts it at the page its vector names.  The APIC
 // does not retry a start-up IPI that fails; software sends it again
-// (10.6.1, Start-Up), hence the second, unless the AP is up already.
+// (11.6.1, Start-Up), hence the second, unless the AP is up already.
 static void
 start_ap(struct cpu *c)
 {
@@ -166,7 +169,7 @@ apmain(struct cpu *c)
 	c->up = true;
 
 	// Run each work the boot CPU posts, once.  Loads are not reordered
-	// with other loads (SDM Vol. 3A 8.2.2), so a CPU that sees the new
+	// with other loads (SDM Vol. 3A 9.2.2), so a CPU that sees the new
 	// workgen sees the work posted before it.
 	for (u32 seen = 0;; seen++) {
 		while (workgen == seen)
@@ -177,7 +180,7 @@ apmain(struct cpu *c)
 }
 
 // Post fn(arg) to every AP, which runs it once, as soon as it sees it.
-// Stores are not reordered with other stores (8.2.2), so an AP that sees
+// Stores are not reordered with other stores (9.2.2), so an AP that sees
 // the new workgen sees work, workarg and the reset workdone.  Nothing may
 // be posted again before every AP is done: onall() waits for that, and
 // idle() posts last.

@@ -13,7 +13,7 @@
 //  - The critical section stays inside: the locked instruction that takes
 //    a lock is a full barrier, which no load or store passes, and the
 //    plain store that frees it is not reordered with the loads and stores
-//    before it (SDM Vol. 3A 8.2.2 Memory Ordering in P6 and More Recent
+//    before it (SDM Vol. 3A 9.2.2 Memory Ordering in P6 and More Recent
 //    Processor Families).  The "memory" clobbers keep gcc from moving the
 //    section's accesses across either.
 //
@@ -32,7 +32,7 @@
 // The CPU then waits a little before the next try, so that leaving the
 // loop does not pay for a mis-speculated memory order, and draws less
 // power; on a core with two hardware threads it leaves the pipeline to the
-// other thread meanwhile (SDM Vol. 3A 8.10.6.1 Use the PAUSE Instruction
+// other thread meanwhile (SDM Vol. 3A 9.10.6.1 Use the PAUSE Instruction
 // in Spin-Wait Loops).  A hypervisor may watch for it too: with PAUSE-loop
 // exiting, a vCPU that loops on pause for long exits to the host (SDM Vol.
 // 3C, Instructions That Cause VM Exits Conditionally), which can run
@@ -55,7 +55,7 @@ relax(void)
 
 // <<tas
 // XCHG with a memory operand is atomic without a LOCK prefix: the CPU
-// locks it on its own (SDM Vol. 3A 8.1.2.1 Automatic Locking).
+// locks it on its own (SDM Vol. 3A 9.1.2.1 Automatic Locking).
 static inline u32
 xchg(volatile u32 *p, u32 v)
 {
@@ -108,7 +108,7 @@ ttas_acquire(struct spinlock *l)
 
 // <<ticket
 // Fetch-and-add: add v to *p and return the old value, atomically with
-// the LOCK prefix (SDM Vol. 2B XADD; Vol. 3A 8.1.2.2 Software Controlled
+// the LOCK prefix (SDM Vol. 2B XADD; Vol. 3A 9.1.2.2 Software Controlled
 // Bus Locking).
 static inline u32
 xadd(volatile u32 *p, u32 v)

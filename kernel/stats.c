@@ -33,7 +33,7 @@ stats_init(void)
 		kit_stats.fields[i - 1] = names[i];
 
 	// Publish.  The compiler keeps volatile stores in program order, and
-	// x86 makes a CPU's stores visible in that order (SDM Vol. 3A 8.2.2
+	// x86 makes a CPU's stores visible in that order (SDM Vol. 3A 9.2.2
 	// Memory Ordering in P6 and More Recent Processor Families), so a host
 	// that sees the magic sees the whole header.
 	kit_stats.magic = KIT_STATS_MAGIC;

@@ -10,7 +10,7 @@
 //
 // Invariants:
 //  - Only CPU n writes cpu[n].  Every field is a naturally aligned u64, so
-//    the host never sees half of a store (Intel SDM Vol. 3A, 8.1.1
+//    the host never sees half of a store (Intel SDM Vol. 3A, 9.1.1
 //    Guaranteed Atomic Operations: aligned quadword accesses are atomic),
 //    provided it reads each field with one aligned 8-byte load.
 //  - Fields that change together (halts, halted_tsc, halt_since) are

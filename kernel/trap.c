@@ -3,13 +3,13 @@
 // Every exception in this stage is fatal but one: the handler reports
 // which CPU took which exception where, and ends the run with a failure.
 // The exception is #BP (int3), a trap: the CPU saves the address of the
-// next instruction (SDM Vol. 3A 6.5 Exception Classifications), so
+// next instruction (SDM Vol. 3A 7.5 Exception Classifications), so
 // returning resumes the program, and the self-test uses it to check the
 // whole round trip through the IDT, vectors.S and iretq.
 //
 // Gates exist for vectors 0-31, and for each interrupt vector of trap.h's
 // table IRQS from its row's stage on.  A vector without a present gate
-// raises #NP with the vector in the error code (SDM Vol. 3A 6.13 Error
+// raises #NP with the vector in the error code (SDM Vol. 3A 7.13 Error
 // Code), so even a stray interrupt is reported.
 //
 // Interrupts (sched): EFLAGS.IF is 1 only inside the idle loop's waits
@@ -21,7 +21,7 @@
 // bytes out of the UART, and may make a thread of its own core ready,
 // which the idle thread it interrupted runs at its next schedule().  An
 // interrupt that comes while IF = 0 waits in the APIC's IRR until the
-// next wait (SDM Vol. 3A 10.8.4); two of the same vector meanwhile are
+// next wait (SDM Vol. 3A 11.8.4); two of the same vector meanwhile are
 // one.
 
 #include "types.h"
@@ -47,7 +47,7 @@ setgate(int v, u64 a)
 	};
 }
 
-// Mnemonics and names after SDM Vol. 3A table 6-1; 28-30 are AMD's.
+// Mnemonics and names after SDM Vol. 3A table 7-1; 28-30 are AMD's.
 static const char *const excname[NEXC] = {
 	[0]  = "#DE divide error",
 	[1]  = "#DB debug",
@@ -131,10 +131,10 @@ idt_load(void)
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
 // An interrupt of trap.h's table: count it, run its handler, and end it.
 // A fixed interrupt stays in service in the local APIC until the handler
-// writes EOI (10.8.5), which blocks its vector and every lower one until
+// writes EOI (11.8.5), which blocks its vector and every lower one until
 // then.  One MMIO write, no waiting: Toro's EOI path ended with a delay of
 // milliseconds.  A spurious interrupt is not put in service, so it must
-// not be sent an EOI (10.9).
+// not be sent an EOI (11.9).
 static void
 irq(u64 v)
 {

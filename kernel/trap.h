@@ -1,5 +1,5 @@
 // Exceptions and interrupts: the IDT and the trap frame (SDM Vol. 3A
-// chapter 6, Interrupt and Exception Handling).
+// chapter 7, Interrupt and Exception Handling).
 
 #ifndef KIT_TRAP_H
 #define KIT_TRAP_H
@@ -7,7 +7,7 @@
 #include "stage.h"
 
 #define NIDT 256        // gates in the IDT: one per vector
-#define NEXC 32         // vectors 0-31 are exceptions or reserved (6.2)
+#define NEXC 32         // vectors 0-31 are exceptions or reserved (7.2)
 
 #define T_BP 3          // breakpoint (int3)
 #define T_PF 14         // page fault
@@ -26,8 +26,8 @@
 // NULL.  To add an interrupt source: a vector below, a row, and its
 // handler (void name(void)) in its driver; a new counter goes in stats.h.
 //
-// 32 and up are free for software (6.2); the vector's upper four bits are
-// its priority class (10.8.3.1), which orders the interrupts pending
+// 32 and up are free for software (7.2); the vector's upper four bits are
+// its priority class (11.8.3.1), which orders the interrupts pending
 // together (no handler runs while another waits to finish: interrupt
 // gates clear IF, and no handler sets it).
 #define T_IPI      0x30 // class 3: wake-up and message IPI between cores
@@ -43,7 +43,7 @@
 // in the inbox).
 #define T_UART     0x50
 // The vector lapic.c writes to the spurious-interrupt vector register.
-// A spurious interrupt is not put in service, so it takes no EOI (10.9).
+// A spurious interrupt is not put in service, so it takes no EOI (11.9).
 #define T_SPURIOUS 0xff
 
 #define IRQS(X)                                                                 \
@@ -56,7 +56,7 @@
 #ifndef __ASSEMBLER__          // vectors.S reads the numbers above
 #include "types.h"
 
-// A gate descriptor in 64-bit mode (6.14.1 64-Bit Mode IDT).
+// A gate descriptor in 64-bit mode (7.14.1 64-Bit Mode IDT).
 struct gate {
 	u16 off_lo;     // handler address, bits 0-15
 	u16 sel;        // code-segment selector
@@ -69,11 +69,11 @@ struct gate {
 _Static_assert(sizeof(struct gate) == 16, "a 64-bit gate is 16 bytes");
 
 // attr of a present 64-bit interrupt gate with DPL 0: the CPU clears
-// EFLAGS.IF on entry (6.12.1), so handlers run with interrupts off.
+// EFLAGS.IF on entry (7.12.1), so handlers run with interrupts off.
 #define GATE_INTR 0x8e
 
 // The stack as trap() sees it.  From the top: the CPU pushed SS to RIP
-// (6.14.2 64-Bit Mode Stack Frame), the error code too for some vectors;
+// (7.14.2 64-Bit Mode Stack Frame), the error code too for some vectors;
 // the stub in vectors.S pushed a zero error code for the others, then the
 // vector; alltraps pushed the general registers.
 struct trapframe {

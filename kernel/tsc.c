@@ -72,7 +72,7 @@ tsc_init(void)
 #if KIT_STAGE_LEVEL >= STAGE_CORES
 // Wait us microseconds by the TSC, which ticks at one constant rate,
 // halted or not, on the CPUs QEMU models and on those with an invariant
-// TSC (SDM Vol. 3A 17.17.1 Invariant TSC).
+// TSC (SDM Vol. 3B, Time-Stamp Counter: Invariant TSC).
 void
 udelay(u64 us)
 {

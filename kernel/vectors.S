@@ -6,7 +6,7 @@
 //
 // On an exception in 64-bit mode the CPU aligns RSP to 16 bytes, then
 // pushes SS, RSP, RFLAGS, CS, RIP and, for some vectors, an error code
-// (SDM Vol. 3A 6.14.2 64-Bit Mode Stack Frame).  Each stub makes the
+// (SDM Vol. 3A 7.14.2 64-Bit Mode Stack Frame).  Each stub makes the
 // frames alike: it pushes a zero where the CPU pushes no error code, then
 // its vector number, and jumps to alltraps, which saves the general
 // registers and calls trap(struct trapframe *) (trap.h).
@@ -15,8 +15,8 @@
 #include "trap.h"
 
 // The vectors whose exceptions push an error code: #DF 8, #TS 10, #NP 11,
-// #SS 12, #GP 13, #PF 14, #AC 17 and #CP 21 (SDM Vol. 3A 6.15 and table
-// 6-1), and on AMD CPUs #VC 29 and #SX 30 (AMD64 APM Vol. 2, 8.2).
+// #SS 12, #GP 13, #PF 14, #AC 17 and #CP 21 (SDM Vol. 3A 7.15 and table
+// 7-1), and on AMD CPUs #VC 29 and #SX 30 (AMD64 APM Vol. 2, 8.2).
 #define ERRCODE ((1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | \
 		 (1 << 14) | (1 << 17) | (1 << 21) | (1 << 29) | (1 << 30))
 

@@ -209,7 +209,7 @@ vq_add(struct virtq *q, u16 id, void *buf, u32 len, u16 flags)
 
 // Publish what vq_add() put: the descriptors and ring entries must be
 // visible before the new idx (2.6.13.3).  x86 keeps stores in order (SDM
-// Vol. 3A 8.2.2), so a compiler barrier is the write barrier.
+// Vol. 3A 9.2.2), so a compiler barrier is the write barrier.
 void
 vq_publish(struct virtq *q)
 {
@@ -223,7 +223,7 @@ vq_publish(struct virtq *q)
 // Notify the device of what was published since the last kick, unless it
 // said it needs none (2.6.13.4): the full fence orders the idx store
 // before the flags load (a store then a load may otherwise pass each
-// other, SDM Vol. 3A 8.2.3.4), or the device could set NO_NOTIFY, miss
+// other, SDM Vol. 3A 9.2.3.4), or the device could set NO_NOTIFY, miss
 // the new idx and sleep.  Returns whether it wrote the notification.
 bool
 vq_kick(struct virtq *q)

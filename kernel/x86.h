@@ -61,7 +61,7 @@ intr_window(void)
 	asm volatile("sti; nop; cli" : : : "memory");
 }
 
-// The operand of lidt and sidt (SDM Vol. 3A 6.10 Interrupt Descriptor
+// The operand of lidt and sidt (SDM Vol. 3A 7.10 Interrupt Descriptor
 // Table): a 16-bit limit (size - 1), then a 64-bit linear base.
 struct dtr {
 	u16 limit;
@@ -95,7 +95,7 @@ rcr2(void)
 	return v;
 }
 
-// CR3 holds the physical address of the PML4 (SDM Vol. 3A 4.5).
+// CR3 holds the physical address of the PML4 (SDM Vol. 3A 5.5).
 static inline u64
 rcr3(void)
 {

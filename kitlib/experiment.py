@@ -38,6 +38,7 @@ class Phase:
     ready: bool = True          # wait for "kit: ready" (calibration probes print nothing)
     verdict: str | None = None  # a verdict's name (e.g. "locks"): its OK line must follow the window
     net: bool = False           # boot with the network card on QEMU's user network (VM's net=)
+    host_cpus: int | tuple[int, ...] | None = None  # confine QEMU to these host CPUs (VM's host_cpus=)
 
 
 def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle: float = 0.5,
@@ -57,7 +58,8 @@ def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle
             s.say(f"{phase.label}: booting {phase.image.stage} "
                   f"{phase.append or '(default command line)'}, measuring {seconds:g} s")
             vm = s.boot(phase.image, cpus=phase.cpus, append=phase.append, ready=phase.ready,
-                        **({"net": True} if phase.net else {}))
+                        **({"net": True} if phase.net else {}),
+                        **({"host_cpus": phase.host_cpus} if phase.host_cpus is not None else {}))
             s.phase(phase.label, vm, seconds=seconds)
             s.end()
             if phase.verdict is not None:

@@ -20,12 +20,13 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import KvmUnavailable, QemuNotFound
 
 __all__ = ["find_qemu", "qemu_version", "kvm_usable", "resolve_accel", "command_line",
-           "device_args", "check_args"]
+           "device_args", "check_args", "host_cpu_set", "confine"]
 
 QEMU_BINARY = "qemu-system-x86_64"
 EXIT_SUCCESS = 33   # guest wrote 0x10 to isa-debug-exit: (0x10 << 1) | 1
@@ -208,3 +209,47 @@ def check_args(args: list[str] | tuple[str, ...]) -> list[str]:
         raise ValueError(f"{', '.join(owned)}: the kit sets {'this' if len(owned) == 1 else 'these'} "
                          "itself (use VM's own parameters)")
     return args
+
+
+def host_cpu_set(host_cpus: "int | Iterable[int] | None") -> frozenset[int] | None:
+    """The host CPUs a VM's QEMU may run on: None for all that this process may use.
+
+    An int n is the first n of the CPUs this process may use (all of them
+    when it may use fewer); a collection names the CPUs, each one this
+    process may use.  This is how a lesson makes vCPUs outnumber host cores
+    on any host: ``host_cpus=2`` with 4 vCPUs.
+    """
+    if host_cpus is None:
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if isinstance(host_cpus, bool) or not isinstance(host_cpus, (int, Iterable)):
+        raise ValueError(f"host_cpus is a number of host CPUs or a collection of CPU numbers, not {host_cpus!r}")
+    if isinstance(host_cpus, int):
+        if host_cpus < 1:
+            raise ValueError(f"host_cpus must be at least 1, not {host_cpus}")
+        return frozenset(allowed[:host_cpus])
+    cpus = frozenset(int(c) for c in host_cpus)
+    if not cpus or not cpus <= set(allowed):
+        raise ValueError(f"host_cpus {sorted(cpus)} must be a non-empty subset of the CPUs this process "
+                         f"may use, {allowed}")
+    return cpus
+
+
+def confine(pid: int, cpus: frozenset[int]) -> None:
+    """Let QEMU (process ``pid``) run only on the host CPUs ``cpus``.
+
+    The main thread first: a thread inherits its creator's CPU affinity
+    (sched_setaffinity(2)), and QEMU's main thread creates the vCPU threads,
+    so those it makes from now on are confined; then every thread it has
+    already, which covers any made before.
+    """
+    os.sched_setaffinity(pid, cpus)
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return                              # it has already exited
+    for tid in tids:
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:
+            pass                            # that thread has ended

@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from . import qemu as _qemu
 from .build import Image
@@ -90,6 +90,10 @@ class VM:
     modern-only virtio-net card (``disable-legacy=on``) without option ROM;
     ``url`` is the guest's web server as the host reaches it.
 
+    ``host_cpus`` confines QEMU to host CPUs: a number (the first that many
+    of those this process may use) or a collection of CPU numbers; None,
+    the default, lets it run on all of them.
+
     Waits raise named errors: GuestPanic (``kit: panic ...`` or status 35),
     TripleFault (status 0), GuestExited (any other end), GuestTimeout.
     ``wait_ready`` and ``wait_exit`` stop the VM when they fail; ``expect``
@@ -119,8 +123,10 @@ class VM:
         devices: Sequence[str] = (),
         args: Sequence[str] = (),
         net: bool = False,
+        host_cpus: int | Iterable[int] | None = None,
     ):
         self.image = self._image(image)
+        self.host_cpus = _qemu.host_cpu_set(host_cpus)
         self.cpus = limits.check_cpus(cpus)
         self.memory_mb = limits.check_memory(memory_mb)
         self.append = limits.check_append(append)
@@ -224,6 +230,12 @@ class VM:
             raise
         self._proc = proc
         self._finalizer = weakref.finalize(self, proc.stop)
+        if self.host_cpus is not None and proc.child is not None:
+            try:
+                _qemu.confine(proc.child.pid, self.host_cpus)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
