@@ -348,16 +348,19 @@ class TickCost(Tabular):
         fig = go.Figure()
         if ticked:
             each = statistics.median(r["us_per_tick"] for r in ticked)
-            fig.add_scatter(x=[0, top_x], y=[0, each * top_x / 1e4], mode="lines", uid="tick-proportional",
+            x_end = min(top_x, 0.95 * top_y * 1e4 / each) if each > 0 else top_x
+            fig.add_scatter(x=[0, x_end], y=[0, each * x_end / 1e4], mode="lines", uid="tick-proportional",
                             hoverinfo="skip", line=dict(color="#999", dash="dot", width=1))
-            fig.add_annotation(x=top_x, y=each * top_x / 1e4, xanchor="right", yanchor="bottom",
+            fig.add_annotation(x=x_end, y=each * x_end / 1e4, xanchor="right", yanchor="bottom",
                                showarrow=False, font=dict(size=11, color="#777"),
-                               text=f"every tick {each:.0f} µs (the median): in proportion to the rate")
+                               text=f"if every tick cost {each:.0f} µs (the median)")
         fig.add_scatter(x=[r["irqs_per_s"] for r in self.rows], y=[r["over_pct"] for r in self.rows],
                         mode="markers+text", uid="tick-cost", name="measured",
                         text=[f"{r['label']}: {r['us_per_tick']:.0f} µs a tick" if r["irqs_per_s"] >= 1
                               else str(r["label"]) for r in self.rows],
-                        textposition="top left", marker=dict(size=11, color="#1f77b4"))
+                        textposition=["middle right" if r["irqs_per_s"] < 0.5 * top_x else "middle left"
+                                      for r in self.rows],
+                        marker=dict(size=11, color="#1f77b4"))
         fig.update_layout(title=self.title, height=380, template="plotly_white", showlegend=False,
                           xaxis=dict(title="timer interrupts a second, all cores (guest's count)",
                                      range=[-0.03 * top_x, top_x]),
