@@ -76,6 +76,7 @@ static char tag[TAGMAX];
 
 static char idle_help[64];      // the idle command's help: console_init() writes it
 
+// <<console-init
 void
 console_init(void)
 {
@@ -89,7 +90,9 @@ console_init(void)
 	uart_rx_enable();
 	kprintf("console: com1 irq %d at gsi %u, vector 0x%x to cpu 0\n", COM1_IRQ, console_gsi, T_UART);
 }
+// >>console-init
 
+// <<console-intr
 // COM1's interrupt, on core 0's idle thread (trap.c): take every byte
 // waiting.  All of them: the pin is edge-triggered (ISA's way), so the
 // next interrupt needs the UART's line to fall first, which it does once
@@ -129,6 +132,7 @@ console_intr(void)
 	if (woke && con != NULL)
 		unpark(con);            // a thread of this core: made ready here (thread.c)
 }
+// >>console-intr
 
 // Every line of an answer: one kprintf (lines of CPUs never mix), the
 // running command's tag first.

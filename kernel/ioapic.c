@@ -80,6 +80,7 @@ ioapic_init(void)
 	return true;
 }
 
+// <<ioapic-route
 // Deliver global system interrupt gsi as vector to the CPU whose local
 // APIC id is apicid; flags (acpi.h, ACPI_POL_* | ACPI_TRIG_*) say how the
 // line signals, and 0 means as the ISA bus does: edge, active high.  The
@@ -103,6 +104,7 @@ ioapic_route(u32 gsi, u32 vector, u32 apicid, u32 flags)
 	routed[pin] = lo;
 	routedto[pin] = apicid << RED_DEST_SHIFT;
 }
+// >>ioapic-route
 
 // The same for an ISA device's IRQ, through the MADT's overrides: the
 // GSI it drives and how (acpi_isa_gsi).  Returns the GSI.

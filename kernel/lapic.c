@@ -167,6 +167,7 @@ lapic_send(u32 apicid, u32 vector)
 	lapic_write(ICRLO, ICR_FIXED | vector);
 }
 
+// <<lapic-timer
 // The timer counts down from the initial count at the bus clock divided
 // by TDCR, and interrupts with the LVT's vector when it reaches 0 (11.5.4
 // APIC Timer).  In periodic mode it then reloads the initial count and
@@ -200,4 +201,5 @@ lapic_timer_stop(void)
 {
 	lapic_write(TICR, 0);
 }
+// >>lapic-timer
 #endif

@@ -129,6 +129,7 @@ idt_load(void)
 }
 
 #if KIT_STAGE_LEVEL >= STAGE_SCHED
+// <<irq
 // An interrupt of trap.h's table: count it, run its handler, and end it.
 // A fixed interrupt stays in service in the local APIC until the handler
 // writes EOI (11.8.5), which blocks its vector and every lower one until
@@ -153,6 +154,7 @@ irq(u64 v)
 	s->handler();
 	lapic_eoi();
 }
+// >>irq
 #endif
 
 void

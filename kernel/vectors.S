@@ -20,6 +20,7 @@
 #define ERRCODE ((1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | \
 		 (1 << 14) | (1 << 17) | (1 << 21) | (1 << 29) | (1 << 30))
 
+// <<stub
 // stub n: the entry of vector n; its address goes to vectors[n].
 .macro stub n
 1:	.if \n >= 32 || ((ERRCODE >> (\n & 31)) & 1) == 0
@@ -31,6 +32,7 @@
 	.quad 1b
 	.popsection
 .endm
+// >>stub
 
 	.section .rodata
 	.balign 8
@@ -42,6 +44,7 @@ vectors:
 	stub \n
 	.endr
 
+// <<alltraps
 // 5 words from the CPU, 2 from the stub and 15 here: 22 words, so RSP is
 // still 16-byte aligned at the call, as the System V ABI requires.
 alltraps:
@@ -80,6 +83,7 @@ alltraps:
 	popq %rax
 	addq $16, %rsp          // the vector and the error code
 	iretq                   // restores RFLAGS, DF included
+// >>alltraps
 
 // The stubs of trap.h's interrupt vectors, after the exceptions' in
 // .rodata: irqvectors[i] is the stub of row i of IRQS, or 0 before the

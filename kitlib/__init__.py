@@ -9,8 +9,8 @@ measures VMs through named phases, and every failure is a named
 ``KitError``.  On it, one module a lesson: ``calibrate`` (the host's floor
 and ceiling), ``measure``, ``compare_idle`` and ``drive`` (experiments on
 one time axis, lessons 01 and 04), ``Bringup`` (lesson 02, cores),
-``compare_locks`` (lesson 03, spinlocks), ``compare_lateness`` (lesson 05,
-idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
+``compare_locks`` (lesson 03, spinlocks), ``compare_lateness``, ``tails`` and
+``tick_cost`` (lesson 05, idle), ``compare_reaction`` (lesson 06, poll), ``httpload`` (wrk and ab against
 the net stage's web server), ``loadgen`` (HTTP load at a steady rate, in
 bursts or closed-loop, in the background: ``Load``), ``versus`` (a
 student's guesses beside the measurement), ``compare_net``
@@ -50,7 +50,7 @@ from .experiment import Phase, compare_idle, drive, measure
 from .guest import StatsBlock, StatsSnapshot, halted_fraction, idle_rate
 from .hostcpu import Sample, Sampler, read_process_ns, read_thread_ns
 from . import httpload, loadgen
-from .idle import Latency, LatencyComparison, compare_lateness
+from .idle import Latency, LatencyComparison, Tails, TickCost, compare_lateness, tails, tick_cost
 from .loadgen import Load, LoadResult
 from .paths import build_dir, root
 from .net import HalfOpen, NetExperiment, PeerSide, RateCurve, beside_peer, compare_net, latency_by_rate
@@ -96,7 +96,8 @@ __all__ = [
     "Calibration", "calibrate", "Experiment", "Phase", "PhaseResult", "compare_idle", "drive", "measure",
     "LivePlot", "IdlePanel", "ConsolePanel", "show",
     "Bringup", "LockComparison", "LockResult", "compare_locks", "jain",
-    "Latency", "LatencyComparison", "compare_lateness", "compare_reaction",
+    "Latency", "LatencyComparison", "compare_lateness", "compare_reaction", "Tails", "tails",
+    "TickCost", "tick_cost",
     "HalfOpen", "NetExperiment", "compare_net", "RateCurve", "latency_by_rate", "PeerSide", "beside_peer",
     "Versus", "versus",
 ]

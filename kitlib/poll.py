@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from . import protocol
 from .build import Image
-from .idle import Latency, LatencyComparison
+from .idle import Latency, LatencyComparison, scheduled
 from .session import Session
 
 __all__ = ["compare_reaction", "REACTION"]
@@ -32,7 +32,10 @@ def compare_reaction(image: Image, setups: Mapping[str, str] = REACTION, *, cpus
     """Producer-to-consumer reaction for each setup, and QEMU's host CPU while the
     consumer waits with nothing coming (``quiet`` seconds), under the traffic
     (``n`` messages, one every ``period_us``) and, if ``after`` is given, for
-    that many seconds once the traffic has stopped: all on one time axis."""
+    that many seconds once the traffic has stopped: all on one time axis.
+    Each result keeps what the host's scheduler did to the vCPUs under the
+    traffic (``Latency.ran``, ``wanted``), which bounds the messages a busy
+    host may make a consumer miss (``Latency.missed_allowed``)."""
     title = f"producer to consumer: {', '.join(setups)}"
     results = []
     with Session(title, cpus, hz=hz, settle=settle, floor=floor, ceiling=ceiling, show=show,
@@ -50,6 +53,7 @@ def compare_reaction(image: Image, setups: Mapping[str, str] = REACTION, *, cpus
             s.stop(vm)
             extra = {"after_pct": s.result(f"{label}: after").total} if after else {}
             results.append(Latency.parse(label, line, host_pct=s.result(f"{label}: traffic").total,
-                                         quiet_pct=s.result(f"{label}: quiet").total, **extra))
+                                         quiet_pct=s.result(f"{label}: quiet").total, period_us=period_us,
+                                         **scheduled(s, f"{label}: traffic"), **extra))
     return LatencyComparison(f"producer-to-consumer reaction, {cpus} vCPUs, a message every "
                              f"{period_us} µs", tuple(results), s.experiment())

@@ -184,3 +184,68 @@ def test_percentiles_of_known_arrays_are_the_nearest_ranks(idle):
     with kitlib.VM(idle, cpus=1, append="test", boot_timeout=120) as vm:
         vm.wait_exit(timeout=120)
     assert protocol.test_results(vm.console).get("percentile", "missing") is None, vm.tail()
+
+
+# The lessons' views of a result: tails and what a tick costs, without QEMU.
+
+def _late(label: str, p90: int, p99: int, ran: float, wanted: float) -> Latency:
+    line = f"lateness: n=600 min=1000 p50=2000 p90={p90} p99={p99} max={p99} ns"
+    return Latency.parse(label, line, ran={0: ran, 1: ran}, wanted={0: wanted, 1: wanted}, seconds=2.0)
+
+
+def test_tails_judge_spinning_only_where_its_vcpus_waited_for_a_host_core():
+    from kitlib.idle import WAITED_PCT, tails
+
+    halt = _late("hlt", 90_000, 400_000, 1.0, 1.5)
+    crowded = LatencyComparison("t", (_late("spin", 5_000_000, 17_000_000, 50.0, 100.0), halt))
+    t = tails(crowded, "spin", "hlt")
+    assert t.waited_pct == pytest.approx(50.0) and t.outnumbered and t.longer and t.holds
+    assert "outnumbered" in t.verdict() and "longer tail" in t.verdict() and "17,000 µs" in t.verdict()
+    # outnumbered, and no longer tail at either percentile: the claim fails
+    worse = LatencyComparison("t", (_late("spin", 50_000, 300_000, 50.0, 100.0), halt))
+    assert not tails(worse, "spin", "hlt").holds
+    assert "yet spinning does not have the longer tail" in tails(worse, "spin", "hlt").verdict()
+    # a core each: the run does not test the claim, and says so instead of failing
+    free = LatencyComparison("t", (_late("spin", 50_000, 300_000, 99.0, 100.0), halt))
+    t = tails(free, "spin", "hlt")
+    assert t.waited_pct < WAITED_PCT and not t.outnumbered and t.holds
+    assert "does not test the claim" in t.verdict() and "300 µs" in t.verdict()
+    assert "vCPUs waited for a host core" in t._repr_html_()
+    # only the vCPUs named count: CPU 1 spun on its own core
+    mixed = Latency.parse("spin", "lateness: n=10 min=1 p50=2 p90=3 p99=4 max=5 ns",
+                          ran={0: 20.0, 1: 99.0}, wanted={0: 100.0, 1: 100.0}, seconds=1.0)
+    assert mixed.waited_pct([1]) == pytest.approx(1.0) and mixed.waited_pct([0]) == pytest.approx(80.0)
+
+
+def test_a_consumer_may_miss_a_message_for_each_period_its_vcpus_waited():
+    line = "prodcons: poll=spin sent=200 seen=193 min=1 p50=2 p90=3 p99=4 max=5 ns"
+    quiet_host = Latency.parse("spin", line, ran={0: 1.0, 1: 100.0}, wanted={0: 1.0, 1: 100.0},
+                               seconds=2.0, period_us=10_000)
+    assert quiet_host.missed == 7 and quiet_host.missed_allowed() == 6 and not quiet_host.keeps_up
+    assert "more than the 6" in quiet_host.missed_verdict()
+    # the consumer's vCPU waited 20 ms for a host core: two periods, two more messages may go
+    busy = Latency.parse("spin", line, ran={0: 1.0, 1: 99.0}, wanted={0: 1.0, 1: 100.0},
+                         seconds=2.0, period_us=10_000)
+    assert busy.waited_s() == pytest.approx(0.02) and busy.missed_allowed() == 8 and busy.keeps_up
+    assert "within the 8" in busy.missed_verdict() and "waited 20 ms" in busy.missed_verdict()
+    # without the host's view, only the slack
+    assert Latency.parse("spin", line).missed_allowed() == 6
+
+
+def test_tick_cost_sets_each_rate_beside_tickless_on_a_readable_axis():
+    from kitlib.idle import tick_cost
+    from kitlib.results import Experiment, PhaseResult
+
+    def phase(label: str, total: float, irqs: float) -> PhaseResult:
+        return PhaseResult(label, 2, 10, {0: total / 2, 1: total / 2}, total, {0: 1.0, 1: 1.0},
+                           {0: 1.0, 1: 1.0}, {"timer_irqs": {0: irqs / 2, 1: irqs / 2}})
+
+    run = Experiment("t", (phase("boot", 0.1, 0), phase("tick 100", 1.0, 200), phase("tick 1000", 8.1, 2000),
+                           phase("tick none", 0.1, 0)), ())
+    cost = tick_cost(run)
+    assert [r["label"] for r in cost.rows] == ["tick none", "tick 100", "tick 1000"]     # by rate, no boot
+    assert cost["tick 100"]["us_per_tick"] == pytest.approx(45.0)
+    assert cost["tick 1000"]["over_pct"] == pytest.approx(8.0)
+    lo, hi = cost.figure().layout.yaxis.range
+    assert lo < 0 and 8.0 < hi < 12.0                   # the points fill the axis, not 0-100
+    assert "host µs a tick" in str(cost) and json.loads(json.dumps(cost.to_dict()))["rows"][0]["label"] == "tick none"
