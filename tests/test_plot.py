@@ -172,3 +172,52 @@ def test_an_executed_notebook_exported_to_html_shows_its_figures(tmp_path, monke
         f"{[[sorted(o.get('data', {})) or o.get('text', '') for o in c.outputs] for c in nb.cells]}")
     shown = len(re.findall(r'<img [^>]*src="data:image/png;base64,', html))
     assert shown == len(cells), f"the exported page should show {len(cells)} figures as images, shows {shown}"
+
+
+class _Handle:
+    def __init__(self) -> None:
+        self.updates: list[tuple[dict, dict]] = []
+
+    def update(self, data: dict, *, metadata: dict, raw: bool) -> None:
+        self.updates.append((data, metadata))
+
+
+def test_a_live_widget_ends_as_the_static_figure(monkeypatch):
+    """With a front end, the widget's output is replaced by the final figure
+    (plotly's JSON, which JupyterLab draws and a saved notebook keeps)."""
+    import IPython.display
+
+    from kitlib.plot import LivePlot
+
+    handle = _Handle()
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: handle)
+    monkeypatch.setenv("KITLIB_STATIC_IMAGES", "0")
+    plot = LivePlot("live", 2, floor=0.4, ceiling=62.0, live=True)
+    plot.display_live()
+    plot.extend(_samples(SHORT, 2))
+    plot.finish()
+    assert len(handle.updates) == 1, handle.updates
+    data, _ = handle.updates[0]
+    x = data["application/vnd.plotly.v1+json"]["data"][0]["x"]      # plotly's typed array of doubles
+    points = len(base64.b64decode(x["bdata"])) // 8 if isinstance(x, dict) else len(x)
+    assert points == len(plot.figure().data[0].x) > 0, "the final figure should hold every sample"
+    plot.finish()
+    assert len(handle.updates) == 1, "the widget is replaced once"
+
+
+def test_a_headless_live_plot_shows_its_figure_once_and_not_after_an_error(monkeypatch):
+    from kitlib.plot import LivePlot
+
+    shown: list[object] = []
+    monkeypatch.setattr(static, "display_figure", shown.append)
+    plot = LivePlot("headless", 1, live=False)
+    plot.display_live()
+    assert shown == [], "nothing is shown before the run ends"
+    plot.extend(_samples(SHORT[:2], 1))
+    plot.finish()
+    plot.finish()
+    assert len(shown) == 1, f"the final figure should be shown once, was {len(shown)} times"
+    failed = LivePlot("failed", 1, live=False)
+    failed.display_live()
+    failed.finish(final=False)
+    assert len(shown) == 1, "a run that ended in an error shows no final figure"
