@@ -154,9 +154,16 @@ class LivePlot:
             self._final = True
 
     def _ipython_display_(self) -> None:
+        """The widget; headless, the figure so far, or, before any sample
+        (a panel shown before its first boot), the figure when the run ends."""
         from IPython.display import display
 
-        display(self._widget if self._widget is not None else self.figure())
+        if self._widget is not None:
+            display(self._widget)
+        elif not self._t:
+            self._final = True
+        else:
+            display(self.figure())
 
     def figure(self) -> go.Figure:
         """A static figure of everything collected so far."""

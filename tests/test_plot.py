@@ -221,3 +221,20 @@ def test_a_headless_live_plot_shows_its_figure_once_and_not_after_an_error(monke
     failed.display_live()
     failed.finish(final=False)
     assert len(shown) == 1, "a run that ended in an error shows no final figure"
+
+
+def test_a_headless_panel_shown_before_it_boots_shows_its_figure_when_it_ends(monkeypatch):
+    """An empty plot is no figure: displayed before any sample, it is shown when the run ends."""
+    import IPython.display
+
+    from kitlib.plot import LivePlot
+
+    shown: list[object] = []
+    monkeypatch.setattr(static, "display_figure", shown.append)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    plot = LivePlot("panel", 1, live=False)
+    plot._ipython_display_()
+    assert shown == [], "an empty plot should not be displayed"
+    plot.extend(_samples(SHORT[:2], 1))
+    plot.finish()
+    assert len(shown) == 1, f"the figure should be shown once when the run ends, was {len(shown)} times"
