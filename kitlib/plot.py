@@ -174,7 +174,7 @@ class LivePlot:
         labels, rows = _labels(phases, t)
         fig.update_layout(shapes=list(fig.layout.shapes) + _bands(phases),
                           annotations=list(fig.layout.annotations) + labels)
-        fig.update_yaxes(range=_host_range(series["total"], rows), row=1, col=1)
+        fig.update_yaxes(range=_host_range(_host_values(series), rows), row=1, col=1)
         return fig
 
     def finish(self, final: bool = True) -> None:
@@ -215,7 +215,7 @@ class LivePlot:
                 labels, rows = _labels(phases, t)
                 self._widget.layout.shapes = list(self._layout.layout.shapes) + _bands(phases)
                 self._widget.layout.annotations = list(self._layout.layout.annotations) + labels
-                self._widget.layout.yaxis.range = _host_range(series["total"], rows)
+                self._widget.layout.yaxis.range = _host_range(_host_values(series), rows)
         if bands:
             self._bands_drawn, self._bands_at = len(phases), now
 
@@ -279,10 +279,18 @@ def ceiling_text(ceiling: float | None) -> str:
     return f"ceiling: what one vCPU got when spinning alone, {ceiling:.0f} %{busy}"
 
 
-def _host_range(total: Iterable[float], rows: int) -> list[float]:
+def _host_values(series: dict[str, np.ndarray]) -> list[float]:
+    """The host panel's values that set its scale: the total's highest, and
+    the runnable time's up to a little over 100 % (a late sample can read more)."""
+    runnable = [np.minimum(v, 115.0) for k, v in series.items() if k.startswith("runnable")]
+    known = [v[~np.isnan(v)] for v in (series["total"], *runnable)]
+    return [float(v.max()) for v in known if v.size]
+
+
+def _host_range(values: Iterable[float], rows: int) -> list[float]:
     """The host panel's y range: every value below the ``rows`` rows of phase labels."""
     bottom = -3.0
-    top = max([100.0, *(v for v in total if not math.isnan(v))]) * 1.08
+    top = max([100.0, *(v for v in values if not math.isnan(v))]) * 1.08
     free = 1.0 - rows * _LABEL_ROW - (0.01 if rows else 0.0)    # the panel's share under the labels
     return [bottom, bottom + (top - bottom) / free]
 
