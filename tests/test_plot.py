@@ -127,6 +127,19 @@ def test_without_kaleido_figures_are_json_and_the_kit_says_why_once(monkeypatch,
     assert "kaleido is not installed" in said and "exported HTML" in said, said
 
 
+def test_without_chromium_figures_are_json_and_the_kit_says_so(monkeypatch, capsys):
+    pytest.importorskip("kaleido")
+    from choreographer.browsers.chromium import Chromium
+
+    monkeypatch.setattr(static, "_started", False)
+    monkeypatch.setattr(static, "_failed", None)
+    monkeypatch.setattr(Chromium, "find_browser", classmethod(lambda cls, **k: None))
+    data, _ = static.bundle(_experiment(SHORT[:2]).figure(), image=True)
+    assert "image/png" not in data and "application/vnd.plotly.v1+json" in data, sorted(data)
+    said = capsys.readouterr().err
+    assert "found no Chromium" in said and "BROWSER_PATH" in said, said
+
+
 def _execute(cells: list[str], tmp_path, monkeypatch):
     """Run ``cells`` in a headless kernel as nbconvert --execute does; the
     notebook and its HTML export."""
