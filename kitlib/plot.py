@@ -44,6 +44,8 @@ _PHASE_FILL = ("rgba(31,119,180,0.07)", "rgba(255,127,14,0.08)")
 _REDRAW_S = 0.5           # traces: at most 2 redraws a second
 _BANDS_S = 3.0            # phase bands: every 3 s, or when a phase starts
 _RUNNABLE_EACH = 4        # up to this many vCPUs, a runnable line each; above, one mean line
+_RUNNABLE_MEAN = 7        # samples a runnable point is the mean of: schedstat's run delay is
+                          # added when the thread is next scheduled, so one sample reads lumpy
 # Phase labels sit in rows at the top of the host panel, above every line:
 _LABEL_ROWS = 3           # at most this many rows; a label that fits in none is shortened
 _LABEL_ROW = 0.075        # a row's height, fraction of the host panel
@@ -199,9 +201,11 @@ class LivePlot:
         with self._lock:
             # numpy arrays travel to the widget as binary buffers, where NaN
             # (no value) is fine; in a list it would make the message invalid JSON
-            return (np.array(self._t, dtype=float),
-                    {k: np.array(v, dtype=float) for k, v in self._series.items()},
-                    list(self._phases))
+            series = {k: np.array(v, dtype=float) for k, v in self._series.items()}
+            for key in series:
+                if key.startswith("runnable"):
+                    series[key] = _smooth(series[key], _RUNNABLE_MEAN)
+            return np.array(self._t, dtype=float), series, list(self._phases)
 
     def _redraw(self, bands: bool = False) -> None:
         now = time.monotonic()
@@ -224,7 +228,7 @@ class LivePlot:
         fig = make_subplots(
             rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.62, 0.38],
             subplot_titles=("host: CPU of the QEMU process, % of one host core "
-                            "(dotted: each vCPU thread's runnable time)",
+                            "(dotted: runnable, smoothed)",
                             "guest: time halted (%)" if self.guest == "halted"
                             else f"guest: {self.guest.replace('_', ' ')} a second"),
         )
@@ -277,6 +281,21 @@ def ceiling_text(ceiling: float | None) -> str:
         return ""
     busy = " (host busy)" if ceiling < BUSY_CEILING else ""
     return f"ceiling: what one vCPU got when spinning alone, {ceiling:.0f} %{busy}"
+
+
+def _smooth(y: np.ndarray, n: int) -> np.ndarray:
+    """The mean of up to ``n`` samples centred on each, within each run of
+    known values (NaN, a gap between VMs, ends a run)."""
+    out = np.full_like(y, np.nan)
+    known = ~np.isnan(y)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], known.astype(np.int8), [0]))))
+    for start, end in zip(edges[::2], edges[1::2]):
+        run = y[start:end]
+        sums = np.concatenate(([0.0], np.cumsum(run)))
+        i = np.arange(len(run))
+        lo, hi = np.maximum(i - n // 2, 0), np.minimum(i + n // 2 + 1, len(run))
+        out[start:end] = (sums[hi] - sums[lo]) / (hi - lo)
+    return out
 
 
 def _host_values(series: dict[str, np.ndarray]) -> list[float]:
