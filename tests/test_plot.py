@@ -51,8 +51,14 @@ SHORT = [("idle=spin", 0.6, True), ("idle=hlt", 0.5, False), ("idle=spin (2)", 4
 
 
 def _chromium_or_skip() -> None:
-    if static.png(_experiment(SHORT[:2]).figure()) is None:
-        pytest.skip(f"no image can be made here: {static.reason()}")
+    """Skip where kaleido or Chromium is missing; where both are, an image must be made."""
+    pytest.importorskip("kaleido", reason="kaleido is not installed: figures carry plotly's JSON only")
+    from choreographer.browsers.chromium import Chromium
+
+    if Chromium.find_browser(skip_local=False) is None:
+        pytest.skip("no Chromium here (apt-get install chromium): figures carry plotly's JSON only")
+    assert static.png(_experiment(SHORT[:2]).figure()) is not None, (
+        f"kaleido and Chromium are here, so a figure should render to PNG; it did not: {static.reason()}")
 
 
 def test_runnable_time_is_drawn_beside_each_vcpus_run_time():
