@@ -7,7 +7,11 @@ nbviewer cannot: they show what a bundle carries as an image, so a figure
 displayed with JSON alone is empty space there.  When no front end draws
 the figures (nbval, ``jupyter nbconvert --execute``, KITLIB_HEADLESS=1) the
 kit adds a PNG to every figure it displays; KITLIB_STATIC_IMAGES=1 adds it
-in JupyterLab too, =0 never.
+in JupyterLab too, =0 never.  In JupyterLab, plotly's own renderer stores a
+PNG of a figure it has drawn beside its JSON when the notebook is saved
+(seen with plotly 7.1 and JupyterLab 4.6); it does nothing of the kind for
+a live widget, whose state a saved notebook does not keep, so a live plot
+ends as a plain figure (plot.py).
 
 The image is drawn by kaleido in a headless Chromium (the system's, found
 by choreographer on PATH or through BROWSER_PATH: nothing is downloaded).
