@@ -15,11 +15,14 @@ ends as a plain figure (plot.py).
 
 The image is drawn by kaleido in a headless Chromium (the system's, found
 by choreographer on PATH or through BROWSER_PATH: nothing is downloaded).
-One browser serves the whole Python process: starting it takes seconds, a
-figure after that a few tenths of a second.  It starts at the first figure,
-never before, so it takes no host CPU from a measurement that runs before
-any figure is shown.  Where kaleido or Chromium is missing, or a render
-fails, figures carry JSON alone and the kit says why, once.
+One browser serves the whole Python process: starting it takes 2 to 5
+seconds on a busy 2-core host (about a CPU-second), a figure after that 0.2
+to 0.4 s.  In a notebook's kernel with no front end it starts in the
+background when kitlib is imported, so a lesson's first figure does not
+wait for it: its start overlaps the lesson's first cell (the build and the
+floor's calibration, which host load does not change).  Where kaleido or
+Chromium is missing, or a render fails, figures carry JSON alone and the
+kit says why, once.
 """
 
 from __future__ import annotations
@@ -163,4 +166,7 @@ def install() -> bool:
         return False
     formatter = shell.display_formatter.ipython_display_formatter
     formatter.for_type_by_name("plotly.graph_objs._figure", "Figure", _display_hook)
+    if getattr(shell, "kernel", None) is not None:
+        with _lock:
+            _start()                    # returns at once: the browser starts on kaleido's thread
     return True
