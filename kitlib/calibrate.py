@@ -38,6 +38,11 @@ __all__ = ["Calibration", "calibrate"]
 FLOOR_SHARE = 0.25      # the floor is at most this share of the ceiling
 FLOOR_WANTED = 25.0     # % of the time the floor's vCPU thread may be runnable, at most
 CEILING_WANTED = 80.0   # % of the time the ceiling's vCPU thread is runnable, at least
+BUSY_CEILING = 85.0     # a ceiling below this (% of a core) was measured on a busy host
+
+def _round(x: float, digits: int) -> float:
+    return x if math.isnan(x) else round(x, digits)
+
 
 _cache: dict[tuple[float, float, bool], "Calibration"] = {}
 
@@ -96,21 +101,42 @@ class Calibration(Tabular):
         return ("Calibration: what a VM costs this host, % of one host core"
                 + (", with a network card on QEMU's user network" if self.net else ""))
 
-    columns = {"guest": "guest", "vcpu_pct": "vCPU thread, %", "total_pct": "QEMU total, %"}
+    columns = {"guest": "guest", "vcpu_pct": "vCPU thread, %", "runnable_pct": "vCPU runnable, %",
+               "total_pct": "QEMU total, %"}
+
+    @property
+    def busy(self) -> bool:
+        """Whether the host was busy: the spinning probe asked for a whole
+        core (runnable) and got well under one."""
+        return self.ceiling < BUSY_CEILING
 
     def table(self) -> list[dict[str, object]]:
         return [{"guest": "floor (cli; hlt)", "vcpu_pct": round(self.floor_vcpu, 2),
-                 "total_pct": round(self.floor_total, 2)},
+                 "runnable_pct": _round(self.floor_wanted, 1), "total_pct": round(self.floor_total, 2)},
                 {"guest": "ceiling (jmp .)", "vcpu_pct": round(self.ceiling_vcpu, 1),
-                 "total_pct": round(self.ceiling_total, 1)}]
+                 "runnable_pct": _round(self.ceiling_wanted, 1), "total_pct": round(self.ceiling_total, 1)}]
 
     def notes(self) -> list[str]:
         said = [f"claims are made against the floor {self.floor:.2f} % (QEMU total) "
                 f"and the ceiling {self.ceiling:.1f} % (one spinning vCPU thread)"]
+        if self.busy:
+            said.append(f"the host was busy: the spinning vCPU asked for a whole core (runnable "
+                        f"{self.ceiling_wanted:.0f} % of the time) and got {self.ceiling:.0f} %")
         if self.net:
             said.append(f"both probes had the network card; the floor's QEMU main thread "
                         f"{self.floor_main:.2f} %")
         return said
+
+    def __repr__(self) -> str:
+        """One line, rounded, with units (a tuple or list shows this)."""
+        runnable = ("" if math.isnan(self.ceiling_wanted)
+                    else f", runnable {self.ceiling_wanted:.0f} %")
+        return (f"Calibration(floor {self.floor:.2f} % of a host core (QEMU total), "
+                f"ceiling {self.ceiling:.1f} % (one spinning vCPU thread{runnable})"
+                f"{', host busy' if self.busy else ''}{', with the network card' if self.net else ''})")
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:
+        p.text(repr(self))
 
 
 def calibrate(*, seconds: float = 3.0, settle: float = 0.5, fresh: bool = False,

@@ -47,9 +47,9 @@ def measure(title: str, phases: Sequence[Phase], *, seconds: float = 4.0, settle
             progress: bool = True) -> Experiment:
     """Boot each phase's VM in turn, sample it for ``settle + seconds``, stop it.
 
-    ``show`` draws a live plot where a front end can (``plot``: the
-    caller's own); the summaries skip the first ``settle`` seconds of each
-    phase, when the VM has just booted.
+    ``show`` draws a live plot in a notebook (``plot``: the caller's own),
+    which ends as the run's figure (see drive); the summaries skip the first
+    ``settle`` seconds of each phase, when the VM has just booted.
     """
     cpus = max((p.cpus for p in phases), default=1)
     with Session(title, cpus, hz=hz, settle=settle, floor=floor, ceiling=ceiling, guest=guest,
@@ -85,8 +85,7 @@ def compare_idle(image: Image, policies: Sequence[str] = protocol.IDLE_POLICIES,
 
     ``append`` adds to each command line (``"app=sleepers"``); ``guest``
     picks the plot's lower panel (see LivePlot).  With ``show`` the live
-    plot is displayed first (in JupyterLab it updates as the samples
-    arrive; headless, the static figure is left to the result).
+    plot is displayed first and ends as the run's figure (see drive).
     """
     title = f"{image.stage}: idle=" + " then idle=".join(policies) + (f" ({append})" if append else "")
     phases = [Phase(p, image, f"idle={p} {append}".strip(), cpus) for p in policies]
@@ -104,6 +103,12 @@ def drive(image: Image, commands: Sequence[str], *, cpus: int = 1, append: str =
     One VM, one time axis: each phase is named by the command that started
     it, the first by the boot command line.  The kernel must listen on its
     console (stage idle on); a command it refuses is a KitError.
+
+    With ``show``, in JupyterLab the plot draws as samples arrive and, when
+    the run ends, becomes the figure that ``.figure()`` of the result
+    draws; in a notebook run headless (nbval) that figure is displayed once
+    when the run ends, with an image beside it (static.py), so the lesson
+    needs no ``run.figure()`` of its own.  A run that fails shows no figure.
     """
     labels = ["boot"]                   # the title carries the command line
     for c in commands:

@@ -1,5 +1,7 @@
 """kitlib in a notebook: whether a front end draws widgets, how kitlib's
-errors look there (the message, not a traceback), and VMs of a cell run again.
+errors look there (the message, not a traceback), how figures are displayed
+(static.py: with an image where no front end draws them), and VMs of a cell
+run again.
 
 A kitlib error is written for the student (errors.py): a compile error is the
 compiler's own diagnostics, a guest panic names the fault and shows the
@@ -35,6 +37,17 @@ def live_frontend() -> bool:
         return False
     if "JPY_SESSION_NAME" not in os.environ:
         return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def in_kernel() -> bool:
+    """True in a notebook's kernel, whether or not a front end draws widgets
+    (nbval and nbclient run one headless)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -96,7 +109,12 @@ def track_cells() -> bool:
 
 
 def install() -> bool:
-    """Show KitErrors without traceback in the running IPython, if any."""
+    """Show KitErrors without traceback in the running IPython, if any, and
+    figures with an image beside plotly's JSON where no front end draws them
+    (static.py)."""
+    from . import static
+
+    static.install()
     if os.environ.get("KITLIB_TRACEBACKS", "") not in ("", "0"):
         return False
     try:

@@ -17,8 +17,11 @@ type commands) and the sampler records meanwhile.  The summary of a phase
 skips its first ``settle`` seconds of samples unless told not to.
 
 The session owns a Sampler, the VMs it booted (stopped on exit, whatever
-happens) and, only if asked for and a notebook front end can draw it, a
-live plot: headless runs never import a plotting library.
+happens) and, only if asked for and in a notebook, a live plot: in
+JupyterLab it draws as samples arrive and ends as the static figure; in a
+notebook run headless (nbval) the figure is displayed once, when the
+session ends without an error.  Outside a notebook (tests, the CLI) no
+plotting library is imported.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .build import Image
 from .hostcpu import Sampler, read_process_ns
-from .notebook import live_frontend
+from .notebook import in_kernel, live_frontend
 from .results import Experiment, PhaseResult, summarise
 from .top import Top
 from .vm import VM
@@ -60,7 +63,8 @@ class Session:
     ``cpus`` sizes the plot and the summaries; ``hz`` is the sampling rate;
     ``settle`` is the seconds skipped at the start of a phase; ``floor`` and
     ``ceiling`` are drawn on the plot; ``guest`` picks its lower panel (see
-    LivePlot).  ``show`` displays a live plot where a front end will draw it;
+    LivePlot).  ``show`` displays a live plot where a front end will draw it
+    (and the final figure when the session ends, in any notebook);
     ``plot`` subscribes a LivePlot of the caller's instead.  ``progress``
     lets :meth:`say` print.  ``main`` draws QEMU's main thread beside the
     vCPU threads.  ``top`` prints a line like ``top``'s for QEMU once a
@@ -82,11 +86,11 @@ class Session:
         self.main = main
         self.sampler = Sampler(hz)
         self.plot = plot
-        if self.plot is None and show and live_frontend():
+        if self.plot is None and show and in_kernel():
             from .plot import LivePlot
 
-            self.plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest, live=True,
-                                 main=main)
+            self.plot = LivePlot(title, cpus, floor=floor, ceiling=ceiling, guest=guest,
+                                 live=live_frontend(), main=main)
             self.plot.display_live()
         if self.plot is not None:
             self.sampler.subscribe(self.plot)
@@ -97,6 +101,7 @@ class Session:
         self._vms: list[VM] = []
         self._phases: list[_Phase] = []
         self._current: _Phase | None = None
+        self._failed = False            # left by an exception: the plot is not finalised
 
     # -- life cycle
     def start(self) -> "Session":
@@ -112,7 +117,7 @@ class Session:
         self._vms.clear()
         self.sampler.stop()
         if self.plot is not None:
-            self.plot.finish()
+            self.plot.finish(final=not self._failed)
         if self.top is not None:
             self.top.finish()
 
@@ -120,6 +125,7 @@ class Session:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
+        self._failed = exc[0] is not None
         self.close()
 
     def say(self, text: str) -> None:
