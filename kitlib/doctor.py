@@ -185,6 +185,7 @@ def checks() -> list[Check]:
     out.append(_shm())
     out.append(_pty())
     out += [_tool(*tool) for tool in NET_TOOLS]
+    out.append(_tool(*BROWSER))
     out.append(_fuzzer_runtime())
     out.append(_static_libc())
     out.append(_peer())
@@ -204,6 +205,10 @@ NET_TOOLS = (
     ("curl", "curl", "curl", "--version"),
     ("clang", "clang", "clang", "--version"),
 )
+
+# The browser in which tests/test_browser.py runs a lesson in JupyterLab
+# (Playwright drives it; ./kit's pkg_for installs the same package).
+BROWSER = ("chromium", "chromium", "chromium", "--version")
 
 FUZZER_LIB = "libclang_rt.fuzzer-x86_64.a"
 
