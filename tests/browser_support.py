@@ -4,9 +4,9 @@
 with the kit's lab settings from ``lab/settings``), but on a free port, with
 a token, a runtime, user-settings and workspaces directory of its own, and
 serving a temporary copy of the notebooks, so a run saves nothing into the
-repository.  :class:`LabPage` is the notebook as a student sees it: its
-cells' prompts and outputs, the live plots' data (plotly keeps each figure's
-traces on its graph div), the widgets' buttons.
+repository.  :class:`LabPage` is the notebook as a student sees it: the
+menus, its cells' prompts, the live plots' data (plotly keeps each figure's
+traces on its graph div) and the widgets' buttons.
 
 The browser is Debian's ``chromium`` (``/usr/bin/chromium``, or
 ``$KIT_CHROMIUM``); Playwright is pointed at it and never downloads one.
@@ -37,9 +37,9 @@ CHROMIUM_INSTALL_HINT = "sudo apt-get install chromium   (or: ./kit setup)"
 PLAYWRIGHT_INSTALL_HINT = f"{sys.executable} -m pip install playwright   (or: ./kit setup)"
 
 # Chromium's switches for a headless run on a build machine: no sandbox (CI
-# containers run as root), no GPU, and none of its own traffic to Google
-# (QUIC, component updates, sync, field trials).  Playwright adds its own
-# automation switches to these.
+# runs as root, where Chromium's sandbox will not start), no GPU, and none of
+# its own traffic (QUIC, component updates, sync, background requests).
+# Playwright adds its own automation switches to these.
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
@@ -64,8 +64,9 @@ def wait_for(what: str, check: Callable[[], T], timeout: float, every: float = 0
         if value:
             return value
         if time.monotonic() > deadline:
-            raise Timeout(f"waited {timeout:.0f} s for {what}; it did not happen "
-                          f"(last seen: {value!r})")
+            raise Timeout(f"waited {timeout:.0f} s for {what}, and it did not happen (last seen: "
+                          f"{value!r}); a busy host is slower, but not by this much: more likely "
+                          "it never happens")
         time.sleep(every)
 
 
@@ -98,9 +99,9 @@ class Lab:
         env = dict(os.environ)
         env.pop("KITLIB_HEADLESS", None)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-        for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                         ("IPYTHONDIR", "ipython")):
-            env[var] = str(self.workdir / sub)
+        for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_CONFIG_DIR", "config"),
+                         ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")):
+            env[var] = str(self.workdir / sub)          # nothing read from or left in the user's
         argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                 f"--port={_free_port()}", f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={self.root}",
@@ -112,9 +113,13 @@ class Lab:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        info = wait_for("JupyterLab to write its server file", self._server_info, timeout)
-        self.url = info["url"].rstrip("/")
-        wait_for("JupyterLab to answer /api/status", lambda: self._get("/api/status") is not None, timeout)
+        try:
+            info = wait_for("JupyterLab to write its server file", self._server_info, timeout)
+            self.url = info["url"].rstrip("/")
+            wait_for("JupyterLab to answer /api/status", lambda: self._get("/api/status") is not None, timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _server_info(self) -> dict | None:
@@ -152,30 +157,27 @@ class Lab:
         return self._get("/api/kernels") or []
 
     def kernel_pids(self) -> list[int]:
-        """Process ids of the kernels this server started (its children running ipykernel)."""
-        assert self.proc is not None
+        """Process ids of this server's kernels: ipykernel processes whose connection
+        file is in its runtime directory (so found even once the server is gone)."""
+        runtime = str(self.workdir / "runtime").encode()
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
                     argv = f.read()
-            except (OSError, ValueError, IndexError):
+            except OSError:
                 continue
-            if ppid == self.proc.pid and b"ipykernel" in argv:
+            if b"ipykernel" in argv and runtime in argv:
                 pids.append(int(entry))
         return pids
-
-    def shutdown_kernel(self, kernel_id: str) -> None:
-        self._request("DELETE", f"/api/kernels/{kernel_id}")
 
     def stop(self, timeout: float = 60.0) -> None:
         """Shut the server down (its kernels with it); kill what is left after ``timeout``."""
         if self.proc is None:
             return
+        kernels = self.kernel_pids()         # each in a session of its own: killpg below misses them
         if self.proc.poll() is None:
             try:
                 self._request("POST", "/api/shutdown")
@@ -189,6 +191,11 @@ class Lab:
             os.killpg(self.proc.pid, signal.SIGKILL)     # anything of its session still there
         except ProcessLookupError:
             pass
+        for pid in set(kernels) & set(self.kernel_pids()):
+            try:
+                os.kill(pid, signal.SIGKILL)        # a kernel the shutdown missed (its QEMU follows it)
+            except ProcessLookupError:
+                pass
         self.proc.wait()
         self.log.close()
 
