@@ -96,10 +96,18 @@ def _live(lp: LabPage, cell: int | None = None) -> list[Plot]:
     return [p for p in lp.plots() if p.live and (cell is None or p.cell == cell)]
 
 
-def _errors_in(notebook: Path) -> list[str]:
-    nb = json.loads(notebook.read_text())
+def _saved_cells(notebook: Path) -> list[dict] | None:
+    """The cells of the notebook as saved, once it has outputs; None before (or while being written)."""
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return cells if any(c.get("outputs") for c in cells) else None
+
+
+def _errors_in(cells: list[dict]) -> list[str]:
     return [f"cell {i} ({c.get('id')}): {o.get('ename')}: {o.get('evalue')}"
-            for i, c in enumerate(nb["cells"]) for o in c.get("outputs", []) if o.get("output_type") == "error"]
+            for i, c in enumerate(cells) for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
 def _run_all(lp: LabPage, timeout: float) -> tuple[bool, float]:
@@ -113,7 +121,7 @@ def _run_all(lp: LabPage, timeout: float) -> tuple[bool, float]:
     grew = False
     while True:
         cells = lp.cells()
-        if not any(c.running for c in cells):
+        if not any(c.running for c in cells) and lp.kernel_idle():
             break
         assert time.monotonic() - start < timeout, (
             f"lesson 05 did not finish within {timeout:.0f} s in JupyterLab; still running: cells "
@@ -175,9 +183,8 @@ def test_lesson_05_in_jupyterlab(browser, lab: Lab):
         assert not lp.text_visible(NEWS), f"JupyterLab asked about {NEWS} while the lesson ran"
         not_run = [i for i, c in enumerate(lp.cells()) if c.code and not c.done]
         lp.command("File", "docmanager:save")
-        saved = lab.root / LESSON
-        wait_for("JupyterLab to save the notebook with its outputs",
-                 lambda: any(c.get("outputs") for c in json.loads(saved.read_text())["cells"]), 60)
+        saved = wait_for("JupyterLab to save the notebook with its outputs",
+                         lambda: _saved_cells(lab.root / LESSON), 60)
         errors = _errors_in(saved)
         assert grew, ("no live plot grew while the VM ran (expected the live widget's points to increase "
                       "between two readings 2 s apart): the widget is not drawn or not updated")
