@@ -318,7 +318,27 @@ class LabPage:
     def text_visible(self, text: str) -> bool:
         return self.page.get_by_text(text).count() > 0
 
-    def shot(self, name: str) -> Path:
+    def cell(self, index: int) -> Any:
+        """The locator of cell ``index`` of the notebook on show."""
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
+
+    def _scroll_to(self, element: Any, tries: int = 5) -> None:
+        """Scroll ``element`` to the middle of the view.  Cells above it are laid out
+        only as they come into view, which moves it again: scroll until it stays."""
+        height = self.page.viewport_size["height"] if self.page.viewport_size else 1000
+        for _ in range(tries):
+            element.evaluate("e => e.scrollIntoView({block: 'center'})")
+            self.page.wait_for_timeout(700)
+            top = element.evaluate("e => e.getBoundingClientRect().top")
+            if 0 <= top < height / 2:
+                return
+
+    def shot(self, name: str, cell: int | None = None) -> Path:
+        """A screenshot of the page in ``shots/<name>.png``, scrolled to ``cell`` (its plot, if it has one)."""
+        if cell is not None:
+            target = self.cell(cell)
+            plots = target.locator(".js-plotly-plot")
+            self._scroll_to(plots.first if plots.count() else target)
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=False)
         return path

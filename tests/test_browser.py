@@ -134,7 +134,7 @@ def _run_all(lp: LabPage, timeout: float) -> tuple[bool, float]:
                 again = [p for p in _live(lp, first.cell) if p.title == first.title]
                 if again and again[-1].points > first.points:
                     grew = True
-                    lp.shot("05-live-plot-growing")
+                    lp.shot("05-live-plot-growing", cell=first.cell)
                     continue
         time.sleep(1.0)
     return grew, time.monotonic() - start
@@ -191,14 +191,13 @@ def test_lesson_05_in_jupyterlab(browser, lab: Lab):
         print(f"lesson 05: Run All took {seconds:.0f} s in JupyterLab; cells not run: {not_run}")
         if not_run:
             # Run All stops at a cell's error; the panel, the last cell, is still checked on its own.
-            last = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").last
-            last.locator(".jp-InputPrompt").click()
+            lp.cell(len(lp.cells()) - 1).locator(".jp-InputPrompt").click()
             lp.command("Run", "notebook:run-cell")
             wait_for("the console panel's cell to run on its own", lambda: lp.cells()[-1].done, 120)
 
         # The console panel, the lesson's last cell: boot, spin, hlt, all on its live plot.
-        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").last
-        panel.scroll_into_view_if_needed()
+        panel = lp.cell(len(lp.cells()) - 1)
+        panel.evaluate("e => e.scrollIntoView()")
         panel.get_by_role("button", name="Boot").click()
         wait_for("the console panel's VM to boot (its status line says 'running')",
                  lambda: "running" in _status(panel), 180)
@@ -211,8 +210,7 @@ def test_lesson_05_in_jupyterlab(browser, lab: Lab):
         for attempt in (1, 2):
             _switch(panel, "spin", 6.0)
             _switch(panel, "hlt", 6.0)
-            panel.scroll_into_view_if_needed()
-            lp.shot(f"05-console-panel-{attempt}")
+            lp.shot(f"05-console-panel-{attempt}", cell=len(lp.cells()) - 1)
             plot = wait_for("the panel's live plot to label the phases idle spin and idle hlt",
                             lambda: [p for p in _live(lp, len(lp.cells()) - 1)
                                      if {"idle spin", "idle hlt"} <= {ph["label"] for ph in p.phases}], 30)[-1]
