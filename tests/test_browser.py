@@ -187,7 +187,8 @@ def test_lesson_05_in_jupyterlab(browser, lab: Lab):
                          lambda: _saved_cells(lab.root / LESSON), 60)
         errors = _errors_in(saved)
         assert grew, ("no live plot grew while the VM ran (expected the live widget's points to increase "
-                      "between two readings 2 s apart): the widget is not drawn or not updated")
+                      "between two readings 2 s apart): the widget is not drawn or not updated"
+                      + (f"; before that, cells showed errors: {errors}" if errors else ""))
         print(f"lesson 05: Run All took {seconds:.0f} s in JupyterLab; cells not run: {not_run}")
         if not_run:
             # Run All stops at a cell's error; the panel, the last cell, is still checked on its own.
