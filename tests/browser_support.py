@@ -309,6 +309,17 @@ class LabPage:
         self.page.locator(".lm-MenuBar-item", has_text=menu).first.click()
         self.page.locator(f'.lm-Menu-item[data-command="{command}"]').first.click()
 
+    def run_below(self, index: int, code: str, timeout: float = 120.0) -> str:
+        """Insert a code cell below cell ``index`` (as a student does: select it, press
+        b), type ``code``, run it (Shift+Enter) and return the text of its output."""
+        self.cell(index).locator(".jp-InputPrompt").click()        # select it, in command mode
+        self.page.keyboard.press("b")
+        self.page.keyboard.press("Enter")                          # edit the new cell
+        self.page.keyboard.insert_text(code)                       # as pasted: no auto-closed brackets
+        self.page.keyboard.press("Shift+Enter")
+        wait_for(f"the cell inserted below cell {index} to run", lambda: self.cells()[index + 1].done, timeout)
+        return self.cell(index + 1).locator(".jp-OutputArea").inner_text()
+
     def cells(self) -> list[Cell]:
         return [Cell(**c) for c in self.page.evaluate(_CELLS_JS)]
 

@@ -5,8 +5,10 @@ Here a real JupyterLab (started as ``./kit lab`` starts it, with the kit's
 lab settings) serves a copy of lesson 05 to Debian's Chromium, driven by
 Playwright; the test runs all cells from the Run menu and checks what only a
 front end shows: the live plot grows while the VM runs, the console panel's
-buttons change the running guest, no cell shows an error, and no QEMU is left
-once the kernel is shut down from the Kernel menu.  Screenshots go to
+buttons change the running guest (on its plot, and in a cell typed below it
+that reads each vCPU's runnable time from the panel's session), no cell shows
+an error, and no QEMU is left once the kernel is shut down from the Kernel
+menu.  Screenshots go to
 ``results/browser/``.
 
 It compares host CPU within one run (spinning against halted, on the same
@@ -148,6 +150,11 @@ def _phase_means(plot: Plot, settle: float = 1.0) -> dict[str, tuple[float, int]
     return out
 
 
+# Typed into a cell below the console panel: each phase's runnable time per vCPU, as JSON.
+RUNNABLE_CODE = """import json
+print(json.dumps({p: sorted(panel.session.result(p).wanted.values()) for p in ("idle spin", "idle hlt")}))"""
+
+
 def _status(panel) -> str:
     """The console panel's status line; a click that failed shows its error there (controls.py)."""
     text = panel.locator(".widget-html").last.inner_text()
@@ -230,6 +237,19 @@ def test_lesson_05_in_jupyterlab(browser, lab: Lab):
             "the console's idle command did not change the running guest (the kernel), unless the "
             "host was so busy that the spinning vCPUs got almost no CPU")
         print(f"console panel: QEMU {spin:.1f} % of a host core after idle spin, {hlt:.2f} % after idle hlt")
+
+        # The same phases as the panel's session saw them: how long each vCPU thread was
+        # runnable (running or waiting for a host core), which host load does not change.
+        out = lp.run_below(len(lp.cells()) - 1, RUNNABLE_CODE)
+        runnable = json.loads(out.strip().splitlines()[-1])
+        lp.shot("05-runnable", cell=len(lp.cells()) - 1)
+        assert min(runnable["idle spin"]) > 80 and max(runnable["idle hlt"]) < 20, (
+            f"runnable time of each vCPU thread, % of the phase: {runnable} (expected above 80 after "
+            "'idle spin', a vCPU that never halts, and below 20 after 'idle hlt'): the console's idle "
+            "command did not change how the running guest idles (the kernel); host load does not move "
+            "these much")
+        print(f"console panel: vCPU threads runnable {runnable['idle spin']} % after idle spin, "
+              f"{runnable['idle hlt']} % after idle hlt")
 
         # Shut the kernel down from the Kernel menu: its QEMU must go with it.
         lp.command("Kernel", "kernelmenu:shutdown")
