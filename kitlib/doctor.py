@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import QEMU_INSTALL_HINT, KitError
@@ -185,6 +185,7 @@ def checks() -> list[Check]:
     out.append(_shm())
     out.append(_pty())
     out += [_tool(*tool) for tool in NET_TOOLS]
+    out.append(_browser())
     out.append(_fuzzer_runtime())
     out.append(_static_libc())
     out.append(_peer())
@@ -204,6 +205,18 @@ NET_TOOLS = (
     ("curl", "curl", "curl", "--version"),
     ("clang", "clang", "clang", "--version"),
 )
+
+
+def _browser() -> Check:
+    """Debian's chromium, in which tests/test_browser.py runs a lesson in
+    JupyterLab (Playwright drives it).  Optional: only that test needs it,
+    and it skips without (./kit's browser_setup installs it)."""
+    check = _tool("chromium", "chromium", "chromium")
+    if check.ok:
+        return replace(check, optional=True)
+    return replace(check, optional=True, hint=check.hint + "; only the browser test needs it "
+                   "(Ubuntu's package installs a snap, which does not run in a container)")
+
 
 FUZZER_LIB = "libclang_rt.fuzzer-x86_64.a"
 
