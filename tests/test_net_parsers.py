@@ -3,7 +3,7 @@ http.c) built for the host by tests/net/Makefile: each C unit-test group under
 AddressSanitizer and UBSan as one test, and each libFuzzer target run for a
 bounded time over its committed corpus (tests/net/README.md says more).
 
-The fuzzers share about 60 s of CPU between them, as many at once as the host
+The fuzzers share about 42 s of CPU between them, as many at once as the host
 has cores; KIT_FUZZ_SECONDS sets the time of each instead.  Without clang or libFuzzer's runtime they are skipped with the
 packages to install; the unit tests need only gcc.
 """
@@ -25,7 +25,7 @@ from kitlib.paths import build_dir, root
 
 HERE = root() / "tests" / "net"
 OUT = build_dir(root()) / "host"
-FUZZ_BUDGET = 60.0              # seconds for all the fuzz targets together
+FUZZ_BUDGET = 42.0              # seconds for all the fuzz targets together
 CLANG_HINT = "sudo apt-get install clang libclang-rt-14-dev   (or: ./kit setup)"
 # Targets that find a known bug within their corpus, until it is fixed.
 KNOWN_FUZZ_BUGS: dict[str, str] = {}
